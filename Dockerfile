@@ -1,0 +1,38 @@
+# docrag API: CPU PyTorch, runs as a non-root user, embedding model baked in at build time.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    HF_HOME=/opt/hf \
+    DOCRAG_DATA_DIR=/data \
+    DOCRAG_HOST=0.0.0.0 \
+    DOCRAG_PORT=8000
+
+WORKDIR /app
+
+# CPU wheels of PyTorch: the CUDA build would add gigabytes for nothing.
+RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
+
+COPY pyproject.toml README.md ./
+COPY app ./app
+COPY ingest ./ingest
+COPY parsers ./parsers
+RUN pip install .
+
+# Fetch the embedding model now, so the container runs offline.
+ARG EMBEDDING_MODEL=sentence-transformers/all-MiniLM-L6-v2
+RUN python -c "from sentence_transformers import SentenceTransformer; SentenceTransformer('${EMBEDDING_MODEL}')"
+ENV HF_HUB_OFFLINE=1 \
+    DOCRAG_EMBEDDING__MODEL=${EMBEDDING_MODEL}
+
+RUN useradd --create-home --uid 10001 docrag \
+    && mkdir -p /data && chown docrag:docrag /data
+USER docrag
+VOLUME ["/data"]
+EXPOSE 8000
+
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4).status == 200 else 1)"
+
+CMD ["docrag", "serve"]

@@ -1,0 +1,1 @@
+"""The docrag service: HTTP API, retrieval, reranking, prompting, chat model and CLI."""

@@ -1,0 +1,180 @@
+"""The `docrag` command: the same work as the HTTP API, without HTTP."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from tqdm import tqdm
+
+from app.config import Settings
+
+cli = typer.Typer(
+    help="docrag: answers questions from your own documents, citing file and page.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _container(settings: Settings):  # type: ignore[no-untyped-def]
+    from app.container import build_container
+    from app.errors import DocragError
+    from ingest.store import EmbedderMismatch
+
+    try:
+        return build_container(settings)
+    except (DocragError, EmbedderMismatch) as e:
+        typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from e
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="address to bind (DOCRAG_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port to bind (DOCRAG_PORT)")] = None,
+) -> None:
+    """Runs the HTTP API."""
+    import uvicorn
+
+    settings = Settings()
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level.lower(),
+    )
+
+
+_SUPPORTED_SUFFIXES = {".pdf", ".txt", ".md", ".markdown"}
+
+
+def _collect(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(
+                p
+                for p in sorted(path.rglob("*"))
+                if p.is_file() and p.suffix.lower() in _SUPPORTED_SUFFIXES
+            )
+        elif path.is_file():
+            files.append(path)
+        else:
+            typer.secho(f"skipped {path}: no such file or folder", fg=typer.colors.YELLOW, err=True)
+    return files
+
+
+@cli.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="files and folders (searched recursively)")],
+) -> None:
+    """Adds files to the index, with a progress bar and a summary."""
+    from app.errors import from_parse_error
+    from parsers.errors import ParseError
+
+    settings = Settings()
+    files = _collect(paths)
+    if not files:
+        typer.secho(
+            "nothing to ingest: no PDF, .txt or .md files found", fg=typer.colors.RED, err=True
+        )
+        raise typer.Exit(1)
+    container = _container(settings)
+    added = existing = failed = chunks = pages = 0
+    limit = settings.limits.max_upload_bytes
+    with tqdm(files, unit="file", desc="ingesting", file=sys.stderr) as bar:
+        for path in bar:
+            bar.set_postfix_str(path.name[:40])
+            try:
+                if path.stat().st_size > limit:
+                    raise ValueError(f"larger than the {settings.limits.max_upload_mb:g} MiB limit")
+                result = container.pipeline.ingest(path.read_bytes(), path.name)
+            except ParseError as e:
+                failed += 1
+                tqdm.write(f"failed {path}: {from_parse_error(e).message}", file=sys.stderr)
+                continue
+            except (OSError, ValueError) as e:
+                failed += 1
+                tqdm.write(f"failed {path}: {e}", file=sys.stderr)
+                continue
+            if result.created:
+                added += 1
+                chunks += result.document.chunks
+                pages += result.document.pages
+            else:
+                existing += 1
+    typer.echo(
+        f"{added} added ({pages} pages, {chunks} chunks), "
+        f"{existing} already stored, {failed} failed"
+    )
+    if failed and not (added or existing):
+        raise typer.Exit(1)
+
+
+@cli.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="the question")],
+    top_k: Annotated[int | None, typer.Option(help="sources kept for the answer")] = None,
+    document_id: Annotated[
+        list[str] | None, typer.Option("--document-id", help="answer only from this document")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the full answer as JSON")] = False,
+) -> None:
+    """Answers a question from the stored documents and prints the citations."""
+    from app.answering import Question
+    from app.errors import DocragError
+    from app.retrieval import Filters
+
+    settings = Settings()
+    container = _container(settings)
+    try:
+        answer = container.ask_service.ask(
+            Question(
+                text=question,
+                top_k=top_k or settings.retrieval.top_k,
+                filters=Filters(document_ids=tuple(document_id or ())),
+            )
+        )
+    except DocragError as e:
+        typer.secho(f"error: {e.message}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from e
+    if as_json:
+        from app.api.ask import to_response
+
+        typer.echo(
+            json.dumps(to_response(answer).model_dump(mode="json"), ensure_ascii=False, indent=2)
+        )
+        return
+    typer.echo(answer.answer)
+    if answer.citations:
+        typer.echo("")
+        for c in answer.citations:
+            where = f", page {c.page}" if c.page is not None else ""
+            typer.echo(f"[{c.n}] {c.filename}{where} (score {c.score:.2f})")
+    if not answer.grounded:
+        typer.secho("(not grounded in the documents)", fg=typer.colors.YELLOW, err=True)
+
+
+@cli.command()
+def documents(
+    limit: Annotated[int, typer.Option(help="documents to show")] = 50,
+    offset: Annotated[int, typer.Option(help="documents to skip")] = 0,
+) -> None:
+    """Lists the stored documents, newest first."""
+    container = _container(Settings())
+    records, total = container.catalog.page(limit, offset)
+    for r in records:
+        typer.echo(f"{r.id}  {r.status:7}  {r.pages:4} pages  {r.chunks:5} chunks  {r.filename}")
+    typer.echo(f"{total} document(s)")
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""Settings: environment variables with the prefix DOCRAG_ (nested with __) and a .env file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Self
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _blank_is_unset(value: object) -> object:
+    # docker compose passes `${VAR:-}` as an empty string; that means "not configured".
+    if isinstance(value, str) and not value.strip():
+        return None
+    if isinstance(value, SecretStr) and not value.get_secret_value().strip():
+        return None
+    return value
+
+
+class EmbeddingSettings(BaseModel):
+    model: str = Field(
+        "sentence-transformers/all-MiniLM-L6-v2",
+        description="sentence-transformers model id or local directory",
+    )
+    device: str = Field("cpu", description="torch device for the embedding model")
+    batch_size: int = Field(32, ge=1, le=1024, description="texts per model forward pass")
+    chunk_size: int = Field(
+        200,
+        ge=16,
+        description="chunk length in the embedding model's tokens (capped at its window)",
+    )
+    chunk_overlap: int = Field(32, ge=0, description="tokens shared by consecutive chunks")
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> Self:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError("embedding.chunk_overlap must be smaller than embedding.chunk_size")
+        return self
+
+
+class ChromaSettings(BaseModel):
+    host: str | None = Field(None, description="Chroma server host; unset = embedded Chroma")
+    port: int = Field(8000, ge=1, le=65535, description="Chroma server port")
+    ssl: bool = Field(False, description="use https to reach the Chroma server")
+    auth_token: SecretStr | None = Field(None, description="bearer token for the Chroma server")
+    _blank_host = field_validator("host", "auth_token", mode="before")(_blank_is_unset)
+
+    collection: str = Field(
+        "docrag",
+        pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,40}[a-zA-Z0-9]$",
+        description="prefix of docrag's Chroma collections",
+    )
+
+
+class RetrievalSettings(BaseModel):
+    candidates: int = Field(20, ge=1, le=500, description="chunks fetched before reranking")
+    top_k: int = Field(5, ge=1, le=50, description="chunks kept for the answer by default")
+    min_score: float = Field(
+        0.25,
+        ge=-1.0,
+        le=1.0,
+        description="best cosine similarity under which the documents count as not "
+        "containing the answer",
+    )
+
+    @model_validator(mode="after")
+    def _top_k_within_candidates(self) -> Self:
+        if self.top_k > self.candidates:
+            raise ValueError("retrieval.top_k cannot exceed retrieval.candidates")
+        return self
+
+
+class RerankSettings(BaseModel):
+    model: str | None = Field(
+        None,
+        description="cross-encoder model id or directory "
+        "(e.g. cross-encoder/ms-marco-MiniLM-L6-v2); unset = no reranking",
+    )
+    _blank_model = field_validator("model", mode="before")(_blank_is_unset)
+
+    max_length: int = Field(512, ge=16, le=4096, description="cross-encoder input length in tokens")
+    device: str = Field("cpu", description="torch device for the cross-encoder")
+
+
+class GenerationDefaults(BaseModel):
+    temperature: float = Field(0.1, ge=0.0, le=2.0, description="default sampling temperature")
+    top_p: float = Field(1.0, gt=0.0, le=1.0, description="default nucleus sampling")
+    max_tokens: int = Field(512, ge=1, le=32768, description="default answer length limit")
+    stop: list[str] = Field(
+        default_factory=list, max_length=4, description="default stop sequences"
+    )
+
+
+class LLMSettings(BaseModel):
+    base_url: str | None = Field(
+        None, description="OpenAI-compatible base URL (falls back to OPENAI_BASE_URL)"
+    )
+    model: str | None = Field(
+        None, description="chat model name; unset = extractive answers, no chat model"
+    )
+    api_key: SecretStr | None = Field(None, description="API key (falls back to OPENAI_API_KEY)")
+    _blank = field_validator("base_url", "model", "api_key", mode="before")(_blank_is_unset)
+
+    timeout_s: float = Field(120.0, gt=0, description="read timeout for one chat request")
+    connect_timeout_s: float = Field(5.0, gt=0, description="connect timeout to the chat server")
+    max_retries: int = Field(
+        2, ge=0, le=10, description="retries on connection errors, 429 and 5xx"
+    )
+    context_tokens: int = Field(
+        3000, ge=256, description="token budget for the sources placed in the prompt"
+    )
+    generation: GenerationDefaults = Field(default_factory=GenerationDefaults)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.model)
+
+
+class LimitsSettings(BaseModel):
+    max_upload_mb: float = Field(50, gt=0, description="largest accepted file, in MiB")
+    max_files_per_request: int = Field(20, ge=1, description="files accepted in one upload")
+    max_question_chars: int = Field(4000, ge=10, description="longest accepted question")
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+
+class AuthSettings(BaseModel):
+    api_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="accepted bearer keys; empty = no authentication",
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DOCRAG_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    data_dir: Path = Field(Path("./data"), description="embedded Chroma, stored originals")
+    host: str = Field("127.0.0.1", description="address `docrag serve` binds")
+    port: int = Field(8000, ge=1, le=65535, description="port `docrag serve` binds")
+    log_level: str = Field("INFO", description="logging level")
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    chroma: ChromaSettings = Field(default_factory=ChromaSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    rerank: RerankSettings = Field(default_factory=RerankSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return value
+
+    @model_validator(mode="after")
+    def _openai_fallbacks(self) -> Self:
+        # The standard OpenAI variables apply only where docrag's own are unset.
+        if self.llm.base_url is None and os.environ.get("OPENAI_BASE_URL"):
+            self.llm.base_url = os.environ["OPENAI_BASE_URL"]
+        if self.llm.api_key is None and os.environ.get("OPENAI_API_KEY"):
+            self.llm.api_key = SecretStr(os.environ["OPENAI_API_KEY"])
+        return self
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"

@@ -1,0 +1,136 @@
+"""The composition root: builds every part once from the settings."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from app.answering import AskService
+from app.config import Settings
+from app.errors import StoreUnavailable
+from app.llm import ChatModel, ExtractiveAnswerer, GenerationParams, OpenAIChatModel
+from app.rerank import CrossEncoderReranker, NoReranker, Reranker
+from app.retrieval import DenseRetriever, Retriever
+from ingest import store as store_module
+from ingest.catalog import DocumentCatalog
+from ingest.embedding import Embedder, SentenceTransformerEmbedder
+from ingest.pipeline import IngestPipeline
+from ingest.store import ChromaChunkStore, ChromaRecordStore
+
+logger = logging.getLogger(__name__)
+
+# With a shared Chroma server another process may be mid-ingest when this one starts.
+SERVER_RECOVERY_GRACE = timedelta(minutes=30)
+
+
+@dataclass
+class Container:
+    settings: Settings
+    embedder: Embedder
+    store: ChromaChunkStore
+    catalog: DocumentCatalog
+    pipeline: IngestPipeline
+    retriever: Retriever
+    reranker: Reranker
+    chat_model: ChatModel | None
+    ask_service: AskService
+
+    @property
+    def chroma_description(self) -> str:
+        chroma = self.settings.chroma
+        if chroma.host:
+            return f"server {chroma.host}:{chroma.port}"
+        return f"embedded {self.settings.chroma_dir}"
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    return SentenceTransformerEmbedder(
+        settings.embedding.model,
+        device=settings.embedding.device,
+        batch_size=settings.embedding.batch_size,
+    )
+
+
+def build_container(settings: Settings, *, embedder: Embedder | None = None) -> Container:
+    embedder = embedder or build_embedder(settings)
+    chroma = settings.chroma
+    try:
+        client = store_module.connect(
+            path=settings.chroma_dir,
+            host=chroma.host,
+            port=chroma.port,
+            ssl=chroma.ssl,
+            headers=(
+                {"Authorization": f"Bearer {chroma.auth_token.get_secret_value()}"}
+                if chroma.auth_token
+                else None
+            ),
+        )
+    except store_module.StoreUnavailable as e:
+        raise StoreUnavailable(str(e)) from e
+    prefix = chroma.collection
+    store = ChromaChunkStore(client, f"{prefix}_chunks", embedder.fingerprint)
+    catalog = DocumentCatalog(
+        ChromaRecordStore(client, f"{prefix}_documents"),
+        ChromaRecordStore(client, f"{prefix}_content"),
+    )
+    pipeline = IngestPipeline(
+        embedder=embedder,
+        store=store,
+        catalog=catalog,
+        files_dir=settings.files_dir,
+        chunk_size=settings.embedding.chunk_size,
+        chunk_overlap=settings.embedding.chunk_overlap,
+        embed_batch_size=max(settings.embedding.batch_size, 32),
+    )
+    retriever = DenseRetriever(embedder, store, catalog)
+    reranker: Reranker = (
+        CrossEncoderReranker(
+            settings.rerank.model,
+            max_length=settings.rerank.max_length,
+            device=settings.rerank.device,
+        )
+        if settings.rerank.model
+        else NoReranker()
+    )
+    chat_model: ChatModel | None = None
+    llm = settings.llm
+    if llm.enabled and llm.model:
+        defaults = llm.generation
+        chat_model = OpenAIChatModel(
+            model=llm.model,
+            base_url=llm.base_url,
+            api_key=llm.api_key.get_secret_value() if llm.api_key else None,
+            timeout_s=llm.timeout_s,
+            connect_timeout_s=llm.connect_timeout_s,
+            max_retries=llm.max_retries,
+            defaults=GenerationParams(
+                temperature=defaults.temperature,
+                top_p=defaults.top_p,
+                max_tokens=defaults.max_tokens,
+                stop=tuple(defaults.stop),
+            ),
+        )
+    ask_service = AskService(
+        retriever=retriever,
+        reranker=reranker,
+        chat_model=chat_model,
+        extractive=ExtractiveAnswerer(embedder),
+        count_tokens=embedder.count_tokens,
+        candidates=settings.retrieval.candidates,
+        min_score=settings.retrieval.min_score,
+        context_tokens=llm.context_tokens,
+    )
+    pipeline.recover(SERVER_RECOVERY_GRACE if chroma.host else timedelta(0))
+    return Container(
+        settings=settings,
+        embedder=embedder,
+        store=store,
+        catalog=catalog,
+        pipeline=pipeline,
+        retriever=retriever,
+        reranker=reranker,
+        chat_model=chat_model,
+        ask_service=ask_service,
+    )

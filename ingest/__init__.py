@@ -1,0 +1,1 @@
+"""Embedding, storage and the ingest pipeline: chunks in, searchable vectors out."""

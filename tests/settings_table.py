@@ -1,0 +1,39 @@
+"""The README's settings table, made from the Settings class (`python -m tests.settings_table`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from pydantic import BaseModel
+
+from app.config import Settings
+
+
+def settings_rows(
+    model: type[BaseModel] = Settings, prefix: str = "DOCRAG_"
+) -> Iterator[tuple[str, Any, str]]:
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        variable = prefix + name.upper()
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            yield from settings_rows(annotation, variable + "__")
+        else:
+            default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
+            yield variable, default, field.description or ""
+
+
+def render_default(value: Any) -> str:
+    if value is None:
+        return "unset"
+    if isinstance(value, list):
+        return "`[]`" if not value else f"`{value}`"
+    return f"`{value}`"
+
+
+def table() -> str:
+    return "\n".join(f"| `{v}` | {render_default(d)} | {desc} |" for v, d, desc in settings_rows())
+
+
+if __name__ == "__main__":
+    print(table())
