@@ -85,15 +85,13 @@ def build_container(settings: Settings, *, embedder: Embedder | None = None) -> 
         embed_batch_size=max(settings.embedding.batch_size, 32),
     )
     retriever = DenseRetriever(embedder, store, catalog)
-    reranker: Reranker = (
-        CrossEncoderReranker(
+    reranker: Reranker = NoReranker()
+    if settings.rerank.model:
+        reranker = CrossEncoderReranker(
             settings.rerank.model,
             max_length=settings.rerank.max_length,
             device=settings.rerank.device,
         )
-        if settings.rerank.model
-        else NoReranker()
-    )
     chat_model: ChatModel | None = None
     llm = settings.llm
     if llm.enabled and llm.model:

@@ -88,7 +88,7 @@ class OpenAIChatModel:
         )
 
     def _payload(self, params: GenerationParams) -> dict[str, Any]:
-        merged = {
+        merged: dict[str, Any] = {
             "temperature": params.temperature
             if params.temperature is not None
             else self._defaults.temperature,

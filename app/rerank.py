@@ -10,7 +10,8 @@ from app.retrieval import Hit
 
 
 class Reranker(Protocol):
-    name: str | None
+    @property
+    def name(self) -> str | None: ...
 
     def rerank(self, query: str, hits: Sequence[Hit], top_n: int) -> list[Hit]: ...
 
@@ -18,7 +19,7 @@ class Reranker(Protocol):
 class NoReranker:
     """Keeps the retrieval order."""
 
-    name = None
+    name: str | None = None
 
     def rerank(self, query: str, hits: Sequence[Hit], top_n: int) -> list[Hit]:
         return list(hits[:top_n])

@@ -43,12 +43,14 @@ class SentenceTransformerEmbedder:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self._model = SentenceTransformer(model, device=device)
         self._tokenizer = self._model.tokenizer
-        dimension = self._model.get_sentence_embedding_dimension()
+        dimension = getattr(
+            self._model, "get_embedding_dimension", self._model.get_sentence_embedding_dimension
+        )()
         if dimension is None:
             raise ValueError(f"cannot tell the vector size of embedding model {model!r}")
         self._dimension = int(dimension)
         # The model's window counts the two special tokens it adds around every input.
-        self._max_tokens = int(self._model.max_seq_length) - 2
+        self._max_tokens = int(self._model.max_seq_length or 512) - 2
         # The model is shared across request threads; torch inference is safe, but serialising
         # keeps two big batches from fighting over the same two cores.
         self._lock = threading.Lock()

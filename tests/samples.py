@@ -22,4 +22,9 @@ BINARY_TXT = FILES / "archive_renamed.txt"
 MARKDOWN = FILES / "guide.md"
 GBK_TEXT = FILES / "chinese_gbk.txt"
 
-REAL_PDFS = sorted(p for p in (FILES / "real").glob("*.pdf")) if (FILES / "real").is_dir() else []
+# Real PDFs from other producers (pdfTeX, matplotlib); sources and licences in LICENSES.md.
+REAL_PDFS = [
+    FILES / "pdflatex-4-pages.pdf",
+    FILES / "pdflatex-outline.pdf",
+    FILES / "matplotlib.pdf",
+]
