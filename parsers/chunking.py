@@ -1,0 +1,206 @@
+"""Splitting a parsed document into chunks that fit the embedding model, with their pages."""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import itertools
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from parsers.types import Chunk, ParsedDocument, Section
+
+if TYPE_CHECKING:
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+# Coarse to fine; the splitter tries the next one only for pieces still too long. Each is a
+# regex whose match stays at the end of the piece before it, so chunks are exact substrings
+# of the text and never break inside a word unless one "word" alone exceeds the size.
+SEPARATORS: tuple[str, ...] = (
+    r"\n{2,}",  # paragraphs (and page boundaries)
+    r"\n",  # lines
+    r"(?<=[.!?])\s+|(?<=[。！？；])",  # sentence ends; Chinese needs no space after them
+    r"(?<=[;:,])\s+|(?<=[，、：])",  # clauses
+    r"\s+",  # words
+    "",  # characters: text without spaces (Chinese) or an over-long "word"
+)
+_WHITESPACE = re.compile(r"\s")
+
+JOINER = "\n\n"
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """Where one section's text lies in its group's joined text."""
+
+    start: int
+    end: int
+    page: int | None
+
+
+def split_into_chunks(
+    document: ParsedDocument,
+    count_tokens: Callable[[str], int],
+    size: int,
+    overlap: int,
+) -> list[Chunk]:
+    """Chunks of at most `size` tokens, consecutive chunks sharing about `overlap` tokens.
+
+    `count_tokens` measures text as the embedding model reads it and must not truncate; it
+    may include the special tokens ([CLS], [SEP]) or not, as long as `size` means the same.
+    Every returned chunk satisfies `count_tokens(chunk.text) <= size`.
+    Consecutive sections with the same heading are chunked together, so a chunk may span
+    pages; `page_start`/`page_end` are the first and last page it draws text from.
+    """
+    if size <= 0:
+        raise ValueError(f"size must be positive, got {size}")
+    if not 0 <= overlap < size:
+        raise ValueError(f"overlap must be at least 0 and less than size ({size}), got {overlap}")
+
+    # The splitter measures every piece and sums the lengths; caching halves the tokenizer
+    # calls, and subtracting the constant special-token cost (e.g. [CLS] and [SEP]) keeps
+    # the sums from overcounting by that cost once per piece.
+    measure = functools.lru_cache(maxsize=65536)(count_tokens)
+    overhead = measure("")
+    content_size = size - overhead
+    if content_size <= 0:
+        raise ValueError(
+            f"size {size} leaves no room for text: an empty string already counts {overhead}"
+        )
+    # Imported here: langchain-core (and pydantic behind it) costs a third of a second, and
+    # the processes that only parse files never chunk.
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    splitter = RecursiveCharacterTextSplitter(
+        separators=list(SEPARATORS),
+        is_separator_regex=True,
+        keep_separator="end",
+        strip_whitespace=True,
+        chunk_size=content_size,
+        chunk_overlap=min(overlap, content_size - 1),
+        length_function=lambda text: measure(text) - overhead,
+    )
+
+    chunks: list[Chunk] = []
+    for heading, group in itertools.groupby(document.sections, key=lambda s: s.heading):
+        text, spans = _join(list(group))
+        span_ends = [span.end for span in spans]
+        for start, end in _chunk_bounds(text, splitter, measure, size):
+            page_start, page_end = _page_range(spans, span_ends, start, end)
+            chunks.append(
+                Chunk(
+                    ordinal=len(chunks),
+                    text=text[start:end],
+                    page_start=page_start,
+                    page_end=page_end,
+                    heading=heading,
+                )
+            )
+    return chunks
+
+
+def _join(sections: Sequence[Section]) -> tuple[str, list[_Span]]:
+    parts: list[str] = []
+    spans: list[_Span] = []
+    position = 0
+    for section in sections:
+        if parts:
+            position += len(JOINER)
+        spans.append(_Span(position, position + len(section.text), section.page))
+        parts.append(section.text)
+        position += len(section.text)
+    return JOINER.join(parts), spans
+
+
+def _page_range(
+    spans: Sequence[_Span], span_ends: Sequence[int], start: int, end: int
+) -> tuple[int | None, int | None]:
+    """First and last page among the sections that [start, end) overlaps."""
+    first = bisect.bisect_right(span_ends, start)
+    pages = [
+        span.page
+        for span in itertools.takewhile(
+            lambda span: span.start < end, itertools.islice(spans, first, None)
+        )
+        if span.page is not None
+    ]
+    if not pages:
+        return None, None
+    return min(pages), max(pages)
+
+
+def _chunk_bounds(
+    text: str,
+    splitter: RecursiveCharacterTextSplitter,
+    measure: Callable[[str], int],
+    size: int,
+) -> Iterator[tuple[int, int]]:
+    """[start, end) of each chunk of `text`, each within `size` tokens."""
+    previous_start = -1
+    for piece in splitter.split_text(text):
+        if not piece.strip():
+            continue
+        # Pieces are substrings in order, each starting after the previous one's start
+        # (overlap may make them start before its end).
+        start = text.find(piece, previous_start + 1)
+        if start < 0:
+            start = text.find(piece)
+        previous_start = start
+        end = start + len(piece)
+        if measure(piece) <= size:
+            yield start, end
+        else:
+            # The splitter sums per-piece counts; joined text can tokenize longer.
+            yield from _split_to_fit(text, start, end, measure, size)
+
+
+def _split_to_fit(
+    text: str, start: int, end: int, measure: Callable[[str], int], size: int
+) -> Iterator[tuple[int, int]]:
+    """Cut text[start:end] into pieces within `size` tokens, preferring whitespace."""
+    position = start
+    while position < end:
+        while position < end and text[position].isspace():
+            position += 1
+        if position >= end:
+            return
+        if measure(text[position:end]) <= size:
+            yield position, _rstrip(text, position, end)
+            return
+        fits, too_long = position + 1, end
+        if measure(text[position:fits]) > size:
+            raise ValueError(f"size {size} is too small for even one character of the text")
+        while too_long - fits > 1:
+            middle = (fits + too_long) // 2
+            if measure(text[position:middle]) <= size:
+                fits = middle
+            else:
+                too_long = middle
+        cut = fits
+        # Back off to the last whitespace, unless that would waste most of the piece.
+        last_space = _last_whitespace(text, position, cut)
+        if last_space > position + (cut - position) // 2:
+            trimmed = _rstrip(text, position, last_space)
+            if trimmed > position and measure(text[position:trimmed]) <= size:
+                yield position, trimmed
+                position = last_space
+                continue
+        trimmed = _rstrip(text, position, cut)
+        # Only ever hand out text that was measured.
+        yield position, trimmed if measure(text[position:trimmed]) <= size else cut
+        position = cut
+
+
+def _last_whitespace(text: str, start: int, end: int) -> int:
+    for index in range(end, start, -1):
+        if index < len(text) and _WHITESPACE.match(text, index):
+            return index
+    return -1
+
+
+def _rstrip(text: str, start: int, end: int) -> int:
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return end

@@ -1,0 +1,63 @@
+"""Why a file could not be parsed, in words a user can act on.
+
+Each class has a stable `code` (the API reports it) and a default message built from the
+file name. The message is the exception's only argument, so the errors survive pickling
+across the worker processes that run the parsers.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+SUPPORTED_TYPES = "PDF (.pdf), plain text (.txt) and Markdown (.md, .markdown)"
+
+
+class ParseError(Exception):
+    """Base class: the file was received but docrag cannot turn it into text."""
+
+    code: ClassVar[str] = "parse_error"
+    template: ClassVar[str] = "{name} could not be parsed."
+
+    def __init__(self, message: str | None = None, *, filename: str | None = None) -> None:
+        if message is None:
+            name = f"'{filename}'" if filename else "The file"
+            message = self.template.format(name=name, supported=SUPPORTED_TYPES)
+        super().__init__(message)
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class UnsupportedFileType(ParseError):
+    code = "unsupported_file_type"
+    template = "{name} is not a supported file type. docrag reads {supported} files."
+
+
+class EncryptedDocument(ParseError):
+    code = "encrypted_document"
+    template = (
+        "{name} is password-protected. Remove the password (for example by printing it to a "
+        "new PDF) and upload it again."
+    )
+
+
+class CorruptDocument(ParseError):
+    code = "corrupt_document"
+    template = (
+        "{name} could not be read: it looks damaged or truncated. "
+        "Check that the file opens on your computer, then upload it again."
+    )
+
+
+class NoExtractableText(ParseError):
+    code = "no_text_layer"
+    template = (
+        "{name} has no text layer: its pages look like scanned images. "
+        "OCR is not supported yet; upload a PDF with selectable text."
+    )
+
+
+class EmptyDocument(ParseError):
+    code = "empty_document"
+    template = "{name} is empty: it has no content, or only whitespace."

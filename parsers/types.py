@@ -1,0 +1,67 @@
+"""Plain data passed from the parsers to chunking and on to ingest."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+
+def _no_metadata() -> Mapping[str, str]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """The text of one page; `number` is 1-based, in the PDF's page order."""
+
+    number: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A run of text with one provenance: a PDF page, a Markdown heading block, a whole text file.
+
+    `page` is None for formats without pages. `heading` is the heading path
+    ("Intro > Install") for Markdown, None elsewhere.
+    """
+
+    text: str
+    page: int | None
+    heading: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedDocument:
+    """A parsed file: its pages for display and its sections for chunking."""
+
+    filename: str
+    media_type: str
+    pages: tuple[Page, ...]
+    sections: tuple[Section, ...]
+    paginated: bool
+    title: str | None = None
+    # hash=False: a mapping is unhashable, and documents are never used as keys.
+    metadata: Mapping[str, str] = field(default_factory=_no_metadata, hash=False)
+
+    def __post_init__(self) -> None:
+        # Copy into a read-only view so a frozen document cannot change under its readers.
+        if not isinstance(self.metadata, MappingProxyType):
+            object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
+
+    @property
+    def text(self) -> str:
+        """The whole extracted text, pages separated by a blank line."""
+        return "\n\n".join(page.text for page in self.pages if page.text)
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A piece of a document sized for the embedding model, with the pages it spans."""
+
+    ordinal: int
+    text: str
+    page_start: int | None
+    page_end: int | None
+    heading: str | None
