@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from app.llm import ChatModel, ExtractiveAnswerer, GenerationParams, Usage
 from app.prompting import PromptSource, build_messages, fit_sources
 from app.rerank import Reranker
-from app.retrieval import Filters, Retriever
+from app.retrieval import Filters, Hit, Retriever, expand_neighbors, select_mmr
+from ingest.store import ChromaChunkStore
 
 NOT_FOUND_EN = "The documents do not contain an answer to this question."
 NOT_FOUND_ZH = "文档中没有找到这个问题的答案。"
@@ -96,6 +97,10 @@ class AskService:
         candidates: int,
         min_score: float,
         context_tokens: int,
+        store: ChromaChunkStore | None = None,
+        min_term_overlap: float = 1.0,
+        mmr_lambda: float | None = None,
+        expand_neighbors: int = 0,
     ) -> None:
         self._retriever = retriever
         self._reranker = reranker
@@ -105,6 +110,30 @@ class AskService:
         self._candidates = candidates
         self._min_score = min_score
         self._context_tokens = context_tokens
+        self._store = store
+        self._min_term_overlap = min_term_overlap
+        self._mmr_lambda = mmr_lambda
+        self._expand_neighbors = expand_neighbors if store is not None else 0
+
+    def is_relevant(self, hit: Hit) -> bool:
+        """The relevance gate, on scales that do not drift with the corpus: cosine similarity,
+        or the share of the question's terms the chunk contains (for hits that only BM25
+        finds, such as Chinese text under an English embedding model)."""
+        return hit.score >= self._min_score or hit.term_overlap >= self._min_term_overlap
+
+    def select_sources(self, question: str, hits: Sequence[Hit], top_k: int) -> list[Hit]:
+        """Relevance gate, then rerank, then (optionally) MMR diversity and neighbour
+        expansion: the chunks that go into the prompt."""
+        relevant = [h for h in hits if self.is_relevant(h)]
+        if not relevant:
+            return []
+        diversify = self._mmr_lambda is not None
+        kept = self._reranker.rerank(question, relevant, len(relevant) if diversify else top_k)
+        if self._mmr_lambda is not None:
+            kept = select_mmr(kept, top_k, self._mmr_lambda)
+        if self._expand_neighbors and self._store is not None:
+            kept = expand_neighbors(kept, self._store, self._expand_neighbors)
+        return kept
 
     @property
     def mode(self) -> Literal["generative", "extractive"]:
@@ -118,9 +147,7 @@ class AskService:
         retrieve_ms = _ms(start)
 
         start = time.perf_counter()
-        # The gate reads retrieval similarity: unlike reranker logits it is on a fixed scale.
-        relevant = [h for h in hits if h.score >= self._min_score]
-        kept = self._reranker.rerank(question.text, relevant, question.top_k) if relevant else []
+        kept = self.select_sources(question.text, hits, question.top_k)
         rerank_ms = _ms(start)
 
         model_name = self._chat_model.name if self._chat_model is not None else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -55,14 +55,41 @@ class ChromaSettings(BaseModel):
 
 
 class RetrievalSettings(BaseModel):
+    mode: Literal["hybrid", "dense", "lexical"] = Field(
+        "hybrid", description="dense (embeddings), lexical (BM25) or hybrid (both, fused)"
+    )
+    rrf_k: int = Field(60, ge=1, description="reciprocal rank fusion constant")
+    dense_weight: float = Field(1.0, ge=0.0, description="weight of the dense ranking in fusion")
+    lexical_weight: float = Field(1.0, ge=0.0, description="weight of the BM25 ranking in fusion")
+    cjk_tokenizer: Literal["bigram", "jieba"] = Field(
+        "bigram", description="BM25 words for Chinese/Japanese/Korean: character bigrams or jieba"
+    )
+    bm25_k1: float = Field(0.9, ge=0.0, description="BM25 term-frequency saturation")
+    bm25_b: float = Field(0.4, ge=0.0, le=1.0, description="BM25 length normalisation")
+    mmr: bool = Field(
+        False, description="diversify the kept chunks with maximal marginal relevance"
+    )
+    mmr_lambda: float = Field(
+        0.7, ge=0.0, le=1.0, description="MMR trade-off: 1 = relevance only, 0 = diversity only"
+    )
+    expand_neighbors: int = Field(
+        0, ge=0, le=3, description="widen each kept chunk with this many neighbours on each side"
+    )
     candidates: int = Field(20, ge=1, le=500, description="chunks fetched before reranking")
     top_k: int = Field(5, ge=1, le=50, description="chunks kept for the answer by default")
     min_score: float = Field(
         0.25,
         ge=-1.0,
         le=1.0,
-        description="best cosine similarity under which the documents count as not "
-        "containing the answer",
+        description="cosine similarity a chunk needs to count as relevant (unless it passes "
+        "min_term_overlap); when no chunk is relevant the documents do not contain the answer",
+    )
+    min_term_overlap: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="share of the question's terms a chunk must contain to count as relevant "
+        "(unless it passes min_score)",
     )
 
     @model_validator(mode="after")

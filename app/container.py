@@ -11,10 +11,11 @@ from app.config import Settings
 from app.errors import StoreUnavailable
 from app.llm import ChatModel, ExtractiveAnswerer, GenerationParams, OpenAIChatModel
 from app.rerank import CrossEncoderReranker, NoReranker, Reranker
-from app.retrieval import DenseRetriever, Retriever
+from app.retrieval import HybridRetriever, Retriever
 from ingest import store as store_module
 from ingest.catalog import DocumentCatalog
 from ingest.embedding import Embedder, SentenceTransformerEmbedder
+from ingest.lexical import BM25Index, Tokenizer
 from ingest.pipeline import IngestPipeline
 from ingest.store import ChromaChunkStore, ChromaRecordStore
 
@@ -29,6 +30,7 @@ class Container:
     settings: Settings
     embedder: Embedder
     store: ChromaChunkStore
+    lexical: BM25Index
     catalog: DocumentCatalog
     pipeline: IngestPipeline
     retriever: Retriever
@@ -75,6 +77,15 @@ def build_container(settings: Settings, *, embedder: Embedder | None = None) -> 
         ChromaRecordStore(client, f"{prefix}_documents"),
         ChromaRecordStore(client, f"{prefix}_content"),
     )
+    retrieval = settings.retrieval
+    lexical = BM25Index(
+        source=store,
+        generations=ChromaRecordStore(client, f"{prefix}_meta"),
+        tokenizer=Tokenizer(retrieval.cjk_tokenizer),
+        path=settings.data_dir / "lexical" / f"{prefix}.json.gz",
+        k1=retrieval.bm25_k1,
+        b=retrieval.bm25_b,
+    )
     pipeline = IngestPipeline(
         embedder=embedder,
         store=store,
@@ -83,8 +94,18 @@ def build_container(settings: Settings, *, embedder: Embedder | None = None) -> 
         chunk_size=settings.embedding.chunk_size,
         chunk_overlap=settings.embedding.chunk_overlap,
         embed_batch_size=max(settings.embedding.batch_size, 32),
+        on_change=lexical.mark_changed,
     )
-    retriever = DenseRetriever(embedder, store, catalog)
+    retriever = HybridRetriever(
+        embedder=embedder,
+        store=store,
+        catalog=catalog,
+        lexical=lexical,
+        mode=retrieval.mode,
+        rrf_k=retrieval.rrf_k,
+        dense_weight=retrieval.dense_weight,
+        lexical_weight=retrieval.lexical_weight,
+    )
     reranker: Reranker = NoReranker()
     if settings.rerank.model:
         reranker = CrossEncoderReranker(
@@ -116,8 +137,12 @@ def build_container(settings: Settings, *, embedder: Embedder | None = None) -> 
         chat_model=chat_model,
         extractive=ExtractiveAnswerer(embedder),
         count_tokens=embedder.count_tokens,
-        candidates=settings.retrieval.candidates,
-        min_score=settings.retrieval.min_score,
+        store=store,
+        candidates=retrieval.candidates,
+        min_score=retrieval.min_score,
+        min_term_overlap=retrieval.min_term_overlap,
+        mmr_lambda=retrieval.mmr_lambda if retrieval.mmr else None,
+        expand_neighbors=retrieval.expand_neighbors,
         context_tokens=llm.context_tokens,
     )
     pipeline.recover(SERVER_RECOVERY_GRACE if chroma.host else timedelta(0))
@@ -125,6 +150,7 @@ def build_container(settings: Settings, *, embedder: Embedder | None = None) -> 
         settings=settings,
         embedder=embedder,
         store=store,
+        lexical=lexical,
         catalog=catalog,
         pipeline=pipeline,
         retriever=retriever,

@@ -80,6 +80,15 @@ class ChatModelError(DocragError):
     code = "chat_model_error"
 
 
+class ChatModelInvalidJSON(ChatModelError):
+    code = "chat_model_invalid_json"
+
+
+class ToolsNotSupported(DocragError):
+    status_code = 400
+    code = "tools_not_supported"
+
+
 class StoreUnavailable(DocragError):
     status_code = 503
     code = "store_unavailable"

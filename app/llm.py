@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import aclosing, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -24,10 +24,18 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class GenerationParams:
+    """Sampling parameters of one request; None (or empty) means "the configured default"."""
+
     temperature: float | None = None
     top_p: float | None = None
     max_tokens: int | None = None
     stop: tuple[str, ...] = ()
+    model: str | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    seed: int | None = None
+    n: int = 1
+    json_mode: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +44,43 @@ class Usage:
     completion_tokens: int
     total_tokens: int
 
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.total_tokens + other.total_tokens,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    text: str
+    finish_reason: str | None
+
 
 @dataclass(frozen=True, slots=True)
 class Generation:
-    text: str
+    """One reply: one choice, or several when `n` > 1."""
+
+    choices: tuple[Choice, ...]
     model: str
     usage: Usage | None
+
+    @property
+    def text(self) -> str:
+        return self.choices[0].text
+
+    @property
+    def finish_reason(self) -> str | None:
+        return self.choices[0].finish_reason
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEnd:
+    """The last item of a stream, after its text deltas."""
+
+    model: str
+    usage: Usage | None  # None when the server sends no usage in streams (llama.cpp)
     finish_reason: str | None
 
 
@@ -55,6 +94,12 @@ class ChatModel(Protocol):
     name: str
 
     def generate(self, messages: Sequence[Message], params: GenerationParams) -> Generation: ...
+
+    def astream(
+        self, messages: Sequence[Message], params: GenerationParams
+    ) -> AsyncIterator[str | StreamEnd]:
+        """Text deltas, then one StreamEnd. Closing the iterator closes the upstream request."""
+        ...
 
 
 class OpenAIChatModel:
@@ -88,52 +133,129 @@ class OpenAIChatModel:
         )
 
     def _payload(self, params: GenerationParams) -> dict[str, Any]:
+        defaults = self._defaults
         merged: dict[str, Any] = {
+            "model": params.model,
             "temperature": params.temperature
             if params.temperature is not None
-            else self._defaults.temperature,
-            "top_p": params.top_p if params.top_p is not None else self._defaults.top_p,
+            else defaults.temperature,
+            "top_p": params.top_p if params.top_p is not None else defaults.top_p,
+            "presence_penalty": params.presence_penalty,
+            "frequency_penalty": params.frequency_penalty,
+            "seed": params.seed,
         }
-        stop = list(params.stop or self._defaults.stop)
+        stop = list(params.stop or defaults.stop)
         if stop:
             merged["stop"] = stop
-        max_tokens = params.max_tokens or self._defaults.max_tokens
+        extra_body: dict[str, Any] = {}
+        max_tokens = params.max_tokens or defaults.max_tokens
         if max_tokens:
             # ChatOpenAI renames max_tokens to max_completion_tokens, which many
             # OpenAI-compatible servers do not know; extra_body sends the classic field as is.
-            merged["extra_body"] = {"max_tokens": max_tokens}
+            extra_body["max_tokens"] = max_tokens
+        if params.json_mode:
+            # Through extra_body too: a `response_format` argument sends ChatOpenAI down its
+            # structured-output path (`beta...parse`), which expects a schema, not JSON mode.
+            extra_body["response_format"] = {"type": "json_object"}
+        if extra_body:
+            merged["extra_body"] = extra_body
         return {k: v for k, v in merged.items() if v is not None}
 
-    def generate(self, messages: Sequence[Message], params: GenerationParams) -> Generation:
+    @staticmethod
+    def _to_langchain(messages: Sequence[Message]) -> list[Any]:
         from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
         kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
-        lc_messages = [kinds[m.role](content=m.content) for m in messages]
+        return [kinds[m.role](content=m.content) for m in messages]
+
+    def generate(self, messages: Sequence[Message], params: GenerationParams) -> Generation:
+        lc_messages = self._to_langchain(messages)
+        payload = self._payload(params)
+        choices: list[Choice] = []
+        usage: Usage | None = None
+        model = self.name
+        # Servers that ignore `n` (llama.cpp's does) answer once: ask again for the rest,
+        # so `n` means n answers everywhere. At most n requests.
+        for _ in range(params.n):
+            missing = params.n - len(choices)
+            if missing <= 0:
+                break
+            with translate_chat_errors(self.base_url):
+                result = self._llm.generate(
+                    [lc_messages], **payload, **({"n": missing} if missing > 1 else {})
+                )
+            generations = result.generations[0]
+            if not generations:
+                raise ChatModelError("the chat model sent a reply without any answer")
+            output = result.llm_output or {}
+            model = str(output.get("model_name") or model)
+            token_usage = output.get("token_usage")
+            if token_usage:
+                this = _usage_from_openai(token_usage)
+                usage = usage + this if usage else this
+            for generation in generations[:missing]:
+                info = generation.generation_info or {}
+                choices.append(Choice(_text_of(generation.message), info.get("finish_reason")))
+        return Generation(choices=tuple(choices), model=model, usage=usage)
+
+    async def astream(
+        self, messages: Sequence[Message], params: GenerationParams
+    ) -> AsyncIterator[str | StreamEnd]:
+        payload = self._payload(params)
+        finish_reason: str | None = None
+        usage: Usage | None = None
+        model = self.name
         with translate_chat_errors(self.base_url):
-            reply = self._llm.invoke(lc_messages, **self._payload(params))
-        metadata = reply.response_metadata or {}
-        usage_meta = reply.usage_metadata
-        usage = (
-            Usage(
-                prompt_tokens=int(usage_meta.get("input_tokens", 0)),
-                completion_tokens=int(usage_meta.get("output_tokens", 0)),
-                total_tokens=int(usage_meta.get("total_tokens", 0)),
-            )
-            if usage_meta
-            else None
-        )
-        text = reply.content if isinstance(reply.content, str) else str(reply.content)
-        return Generation(
-            text=text,
-            model=str(metadata.get("model_name") or self.name),
-            usage=usage,
-            finish_reason=metadata.get("finish_reason"),
-        )
+            # aclosing: when our consumer stops (a client disconnected), the upstream
+            # stream is closed at once rather than whenever it is garbage-collected.
+            async with aclosing(
+                self._llm.astream(self._to_langchain(messages), stream_usage=True, **payload)
+            ) as chunks:
+                async for chunk in chunks:
+                    metadata = chunk.response_metadata or {}
+                    finish_reason = metadata.get("finish_reason") or finish_reason
+                    model = str(metadata.get("model_name") or model)
+                    if chunk.usage_metadata:
+                        usage = _usage_from_langchain(chunk.usage_metadata)
+                    text = _text_of(chunk)
+                    if text:
+                        yield text
+        yield StreamEnd(model=model, usage=usage, finish_reason=finish_reason)
+
+
+def _text_of(message: Any) -> str:
+    content = message.content
+    if isinstance(content, str):
+        return content
+    # A list of content parts: keep the text ones.
+    return "".join(
+        part if isinstance(part, str) else str(part.get("text", ""))
+        for part in content
+        if isinstance(part, str) or (isinstance(part, dict) and part.get("type") == "text")
+    )
+
+
+def _usage_from_openai(token_usage: Mapping[str, Any]) -> Usage:
+    return Usage(
+        prompt_tokens=int(token_usage.get("prompt_tokens") or 0),
+        completion_tokens=int(token_usage.get("completion_tokens") or 0),
+        total_tokens=int(token_usage.get("total_tokens") or 0),
+    )
+
+
+def _usage_from_langchain(usage_meta: Mapping[str, Any]) -> Usage:
+    return Usage(
+        prompt_tokens=int(usage_meta.get("input_tokens", 0)),
+        completion_tokens=int(usage_meta.get("output_tokens", 0)),
+        total_tokens=int(usage_meta.get("total_tokens", 0)),
+    )
 
 
 @contextmanager
 def translate_chat_errors(base_url: str | None) -> Iterator[None]:
-    """Maps the openai client's exceptions to docrag's HTTP errors, without leaking secrets."""
+    """Maps the openai client's exceptions to docrag's HTTP errors, without leaking secrets.
+    Also the raw httpx errors a stream raises when it breaks off after it started."""
+    import httpx
     import openai
 
     where = base_url or "the OpenAI API"
@@ -162,12 +284,26 @@ def translate_chat_errors(base_url: str | None) -> Iterator[None]:
             f"(HTTP {exc.status_code}); check DOCRAG_LLM__API_KEY"
         ) from exc
     except openai.APIStatusError as exc:
+        detail = ""
+        if 400 <= exc.status_code < 500:
+            # The server's own words say which parameter it refused (an unknown model, JSON
+            # mode on a server without it); they are about the request, not docrag's secrets.
+            detail = f": {str(exc.message)[:300]}"
         raise ChatModelError(
-            f"the chat model at {where} answered with HTTP {exc.status_code}"
+            f"the chat model at {where} answered with HTTP {exc.status_code}{detail}"
         ) from exc
     except (openai.APIError, ValueError, KeyError, TypeError) as exc:
         raise ChatModelError(
             f"the chat model at {where} sent a reply docrag could not read"
+        ) from exc
+    except httpx.TimeoutException as exc:
+        raise ChatModelTimeout(
+            f"the chat model at {where} stopped sending in the middle of its answer; try "
+            "again, or raise DOCRAG_LLM__TIMEOUT_S"
+        ) from exc
+    except httpx.HTTPError as exc:
+        raise ChatModelError(
+            f"the chat model at {where} broke off its answer ({type(exc).__name__})"
         ) from exc
 
 

@@ -1,26 +1,53 @@
-"""Retrieval: the chunks that best match a question, only from ready documents."""
+"""Retrieval: the chunks that best match a question, only from ready documents.
+
+Dense search (Chroma) and lexical search (BM25) run with the same filters inside each search,
+and their rankings are fused with reciprocal rank fusion. Every hit carries its cosine
+similarity and the share of the question's terms it contains, so the relevance gate can
+judge hits found by either side."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from ingest.catalog import DocumentCatalog
 from ingest.embedding import Embedder
-from ingest.store import ChromaChunkStore, ScoredChunk
+from ingest.lexical import BM25Index, fuse_rankings
+from ingest.store import ChromaChunkStore, StoredChunk
+
+RetrievalMode = Literal["hybrid", "dense", "lexical"]
+MetadataCondition = str | int | float | bool | Sequence[str | int | float | bool]
 
 
 @dataclass(frozen=True, slots=True)
 class Filters:
+    """Conditions every returned chunk meets; applied inside each search, so top-k is filled
+    with matching chunks. `metadata` values are an exact value or a list (any of them)."""
+
     document_ids: tuple[str, ...] = ()
+    filenames: tuple[str, ...] = ()
+    metadata: Mapping[str, MetadataCondition] = field(default_factory=dict)
 
     def where(self) -> dict[str, Any] | None:
-        if not self.document_ids:
+        conditions: list[dict[str, Any]] = []
+        if self.document_ids:
+            conditions.append(_condition("document_id", list(self.document_ids)))
+        if self.filenames:
+            conditions.append(_condition("filename", list(self.filenames)))
+        for key, value in self.metadata.items():
+            conditions.append(_condition(f"meta.{key}", value))
+        if not conditions:
             return None
-        if len(self.document_ids) == 1:
-            return {"document_id": self.document_ids[0]}
-        return {"document_id": {"$in": list(self.document_ids)}}
+        return conditions[0] if len(conditions) == 1 else {"$and": conditions}
+
+
+def _condition(key: str, value: MetadataCondition) -> dict[str, Any]:
+    if isinstance(value, list | tuple):
+        values = list(value)
+        return {key: values[0]} if len(values) == 1 else {key: {"$in": values}}
+    return {key: value}
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,16 +60,23 @@ class Hit:
     page_start: int | None
     page_end: int | None
     heading: str | None
-    score: float  # retrieval similarity (cosine), comparable across queries
+    score: float  # cosine similarity to the question, comparable across queries
+    term_overlap: float = 0.0  # share of the question's terms found in the chunk
+    fused_score: float = 0.0  # position in the fused ranking (higher is better)
     rerank_score: float | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
+    vector: tuple[float, ...] | None = field(default=None, repr=False, compare=False)
 
     def reranked(self, score: float) -> Hit:
         return replace(self, rerank_score=score)
 
+    @property
+    def relevance(self) -> float:
+        """The best available ranking signal for this hit."""
+        return self.rerank_score if self.rerank_score is not None else self.fused_score
 
-def hit_from_chunk(scored: ScoredChunk) -> Hit:
-    meta = scored.chunk.metadata
+
+def hit_from_chunk(chunk: StoredChunk, score: float, vector: Sequence[float] | None = None) -> Hit:
+    meta = chunk.metadata
 
     def optional_int(key: str) -> int | None:
         value = meta.get(key)
@@ -50,15 +84,16 @@ def hit_from_chunk(scored: ScoredChunk) -> Hit:
 
     heading = meta.get("heading")
     return Hit(
-        chunk_id=scored.chunk.id,
-        document_id=scored.chunk.document_id,
+        chunk_id=chunk.id,
+        document_id=chunk.document_id,
         filename=str(meta.get("filename", "")),
-        text=scored.chunk.text,
+        text=chunk.text,
         ordinal=int(meta.get("ordinal", 0)),
         page_start=optional_int("page_start"),
         page_end=optional_int("page_end"),
         heading=str(heading) if heading is not None else None,
-        score=scored.score,
+        score=score,
+        vector=tuple(vector) if vector is not None else None,
     )
 
 
@@ -66,26 +101,93 @@ class Retriever(Protocol):
     def retrieve(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]: ...
 
 
-class DenseRetriever:
-    """Nearest chunks by embedding similarity in Chroma."""
+def _dot(a: Sequence[float], b: Sequence[float]) -> float:
+    return float(sum(x * y for x, y in zip(a, b, strict=True)))
 
-    def __init__(self, embedder: Embedder, store: ChromaChunkStore, catalog: DocumentCatalog):
+
+class HybridRetriever:
+    """Dense, lexical or both (fused by reciprocal rank fusion), chosen by `mode`."""
+
+    def __init__(
+        self,
+        *,
+        embedder: Embedder,
+        store: ChromaChunkStore,
+        catalog: DocumentCatalog,
+        lexical: BM25Index | None,
+        mode: RetrievalMode = "hybrid",
+        rrf_k: int = 60,
+        dense_weight: float = 1.0,
+        lexical_weight: float = 1.0,
+    ) -> None:
+        if mode != "dense" and lexical is None:
+            raise ValueError(f"retrieval mode {mode!r} needs a lexical index")
         self._embedder = embedder
         self._store = store
         self._catalog = catalog
+        self._lexical = lexical
+        self.mode = mode
+        self._rrf_k = rrf_k
+        self._weights = (dense_weight, lexical_weight)
+        self._coverage: Callable[[str, str], float] = (
+            lexical.term_overlap if lexical is not None else lambda q, t: 0.0
+        )
 
     def retrieve(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
-        vector = self._embedder.embed_query(query)
         where = (filters or Filters()).where()
+        vector = self._embedder.embed_query(query)
         fetch = k
+        hits: list[Hit] = []
         for _ in range(3):
-            scored = self._store.query(vector, fetch, where)
-            hits = self._only_ready([hit_from_chunk(s) for s in scored])
+            hits, exhausted = self._search(query, vector, fetch, where)
+            hits = self._only_ready(hits)
             # Chunks of a document still being ingested are invisible; fetch more to fill k.
-            if len(hits) >= k or len(scored) < fetch:
-                return hits[:k]
+            if len(hits) >= k or exhausted:
+                break
             fetch *= 2
         return hits[:k]
+
+    def _search(
+        self, query: str, vector: Sequence[float], k: int, where: dict[str, Any] | None
+    ) -> tuple[list[Hit], bool]:
+        dense = (
+            self._store.query(vector, k, where, with_vectors=True) if self.mode != "lexical" else []
+        )
+        lexical = (
+            self._lexical.search(query, k, where)
+            if self._lexical is not None and self.mode != "dense"
+            else []
+        )
+        exhausted = len(dense) < k and len(lexical) < k
+
+        found: dict[str, Hit] = {
+            s.chunk.id: hit_from_chunk(s.chunk, s.score, s.vector) for s in dense
+        }
+        missing = [h.chunk_id for h in lexical if h.chunk_id not in found]
+        for chunk_id, (chunk, chunk_vector) in self._store.get_by_ids(
+            missing, with_vectors=True
+        ).items():
+            score = _dot(vector, chunk_vector) if chunk_vector is not None else 0.0
+            found[chunk_id] = hit_from_chunk(chunk, score, chunk_vector)
+
+        dense_weight, lexical_weight = self._weights
+        fused = fuse_rankings(
+            [
+                ([s.chunk.id for s in dense], dense_weight if self.mode != "lexical" else 0.0),
+                ([h.chunk_id for h in lexical], lexical_weight if self.mode != "dense" else 0.0),
+            ],
+            k=self._rrf_k,
+        )
+        hits = [
+            replace(
+                found[chunk_id],
+                fused_score=score,
+                term_overlap=self._coverage(query, found[chunk_id].text),
+            )
+            for chunk_id, score in fused
+            if chunk_id in found
+        ]
+        return hits, exhausted
 
     def _only_ready(self, hits: Sequence[Hit]) -> list[Hit]:
         records = self._catalog.get_many([h.document_id for h in hits])
@@ -94,3 +196,81 @@ class DenseRetriever:
             for h in hits
             if (record := records.get(h.document_id)) is not None and record.status == "ready"
         ]
+
+
+def select_mmr(hits: Sequence[Hit], k: int, lambda_: float) -> list[Hit]:
+    """Maximal marginal relevance: picks, one at a time, the hit that is relevant and least
+    similar to those already picked, so near-duplicate chunks do not crowd out the rest."""
+    if len(hits) <= 1 or any(h.vector is None for h in hits):
+        return list(hits[:k])
+    relevances = [h.relevance for h in hits]
+    low, high = min(relevances), max(relevances)
+    span = (high - low) or 1.0
+    normalised = [(r - low) / span for r in relevances]
+    chosen: list[int] = []
+    remaining = list(range(len(hits)))
+    while remaining and len(chosen) < k:
+
+        def gain(i: int) -> float:
+            redundancy = max(
+                (_dot(hits[i].vector or (), hits[j].vector or ()) for j in chosen), default=0.0
+            )
+            return lambda_ * normalised[i] - (1 - lambda_) * redundancy
+
+        best = max(remaining, key=gain)
+        chosen.append(best)
+        remaining.remove(best)
+    return [hits[i] for i in chosen]
+
+
+def _merge_overlapping(left: str, right: str) -> str:
+    """Joins consecutive chunks that share an overlap without repeating it."""
+    longest = min(len(left), len(right))
+    for size in range(longest, 0, -1):
+        if left.endswith(right[:size]):
+            return left + right[size:]
+    return left.rstrip() + "\n" + right.lstrip()
+
+
+def expand_neighbors(hits: Sequence[Hit], store: ChromaChunkStore, n: int) -> list[Hit]:
+    """Widens each hit with up to `n` chunks on each side from the same document, so that an
+    answer split across a chunk boundary reaches the prompt whole."""
+    if n <= 0 or not hits:
+        return list(hits)
+    wanted = [
+        f"{h.document_id}:{o}"
+        for h in hits
+        for o in range(h.ordinal - n, h.ordinal + n + 1)
+        if o >= 0 and o != h.ordinal
+    ]
+    neighbours = {cid: chunk for cid, (chunk, _) in store.get_by_ids(wanted).items()}
+    widened = []
+    for h in hits:
+        before = [neighbours.get(f"{h.document_id}:{o}") for o in range(h.ordinal - n, h.ordinal)]
+        after = [
+            neighbours.get(f"{h.document_id}:{o}") for o in range(h.ordinal + 1, h.ordinal + n + 1)
+        ]
+        text, pages = h.text, [p for p in (h.page_start, h.page_end) if p is not None]
+        for chunk in reversed([c for c in before if c is not None]):
+            text = _merge_overlapping(chunk.text, text)
+            pages.extend(_pages(chunk))
+        for chunk in [c for c in after if c is not None]:
+            text = _merge_overlapping(text, chunk.text)
+            pages.extend(_pages(chunk))
+        widened.append(
+            replace(
+                h,
+                text=text,
+                page_start=min(pages) if pages else None,
+                page_end=max(pages) if pages else None,
+            )
+        )
+    return widened
+
+
+def _pages(chunk: StoredChunk) -> list[int]:
+    return [
+        int(v)
+        for v in (chunk.metadata.get("page_start"), chunk.metadata.get("page_end"))
+        if v is not None and not (isinstance(v, float) and math.isnan(v))
+    ]

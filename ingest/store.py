@@ -36,6 +36,7 @@ class StoredChunk:
 class ScoredChunk:
     chunk: StoredChunk
     score: float  # cosine similarity, higher is closer
+    vector: list[float] | None = None
 
 
 class ChunkStore(Protocol):
@@ -154,29 +155,38 @@ class ChromaChunkStore:
         self._collection.delete(where={"document_id": document_id})
 
     def query(
-        self, vector: Sequence[float], k: int, where: Where | None = None
+        self,
+        vector: Sequence[float],
+        k: int,
+        where: Where | None = None,
+        *,
+        with_vectors: bool = False,
     ) -> list[ScoredChunk]:
         if k <= 0:
             return []
+        include = ["documents", "metadatas", "distances"] + (["embeddings"] if with_vectors else [])
         result = self._collection.query(
             query_embeddings=[list(vector)],
             n_results=k,
             where=dict(where) if where else None,
-            include=["documents", "metadatas", "distances"],
+            include=include,  # type: ignore[arg-type]
         )
         ids = result["ids"][0]
         documents = (result.get("documents") or [[]])[0] or []
         metadatas = (result.get("metadatas") or [[]])[0] or []
         distances = (result.get("distances") or [[]])[0] or []
+        embeddings = result.get("embeddings")
+        vectors = embeddings[0] if with_vectors and embeddings is not None else None
         hits = []
-        for chunk_id, text, metadata, distance in zip(
-            ids, documents, metadatas, distances, strict=True
+        for i, (chunk_id, text, metadata, distance) in enumerate(
+            zip(ids, documents, metadatas, distances, strict=True)
         ):
             meta = dict(metadata or {})
             hits.append(
                 ScoredChunk(
                     StoredChunk(chunk_id, str(meta.get("document_id", "")), text or "", meta),
                     score=1.0 - float(distance),
+                    vector=[float(x) for x in vectors[i]] if vectors is not None else None,
                 )
             )
         return hits
@@ -195,6 +205,26 @@ class ChromaChunkStore:
                 result["ids"], result["documents"] or [], result["metadatas"] or [], strict=True
             )
         ]
+
+    def get_by_ids(
+        self, ids: Sequence[str], *, with_vectors: bool = False
+    ) -> dict[str, tuple[StoredChunk, list[float] | None]]:
+        """Chunks by id (missing ids are left out), optionally with their stored vectors."""
+        if not ids:
+            return {}
+        include = ["documents", "metadatas"] + (["embeddings"] if with_vectors else [])
+        result = self._collection.get(ids=list(ids), include=include)
+        vectors = result.get("embeddings") if with_vectors else None
+        found: dict[str, tuple[StoredChunk, list[float] | None]] = {}
+        for i, chunk_id in enumerate(result["ids"]):
+            meta = dict((result["metadatas"] or [])[i] or {})
+            text = (result["documents"] or [])[i] or ""
+            vector = [float(x) for x in vectors[i]] if vectors is not None else None
+            found[chunk_id] = (
+                StoredChunk(chunk_id, str(meta.get("document_id", "")), text, meta),
+                vector,
+            )
+        return found
 
     def document_ids(self) -> set[str]:
         """Every document id that has chunks, read in pages so a big collection fits in memory."""

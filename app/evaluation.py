@@ -1,0 +1,497 @@
+"""`docrag eval`: retrieval quality on a dataset in BEIR layout, measured through the real
+ingest pipeline, retriever and reranker.
+
+A BEIR dataset is a folder with `corpus.jsonl[.gz]` (`_id`, `title`, `text`), `queries.jsonl`
+(`_id`, `text`) and `qrels/<split>.tsv` (`query-id`, `corpus-id`, `score`). Every corpus record
+becomes one document of an evaluation collection that is kept and reused by later runs with the
+same embedding model and chunking, so the corpus is embedded once."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import math
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from app.config import Settings
+from app.retrieval import Hit
+
+# Called with (stage, done, total); stages are "ingest" and "queries".
+EvalProgress = Callable[[str, int, int], None]
+
+CUTOFFS = (10, 100)
+_GENERIC_FOLDER_NAMES = {"beir", "beir_format", "data", "dataset"}
+
+
+class DatasetError(ValueError):
+    """The folder is not a usable BEIR-layout dataset; the message says what is missing."""
+
+
+# --- the dataset ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CorpusRecord:
+    id: str
+    title: str
+    text: str
+
+    def document_bytes(self) -> bytes:
+        """What docrag ingests for this record: the title, a blank line, the text."""
+        body = f"{self.title}\n\n{self.text}" if self.title.strip() else self.text
+        return body.encode("utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class BeirDataset:
+    name: str
+    path: Path
+    split: str
+    corpus: list[CorpusRecord]
+    queries: dict[str, str]  # query id -> text, in file order
+    qrels: dict[str, dict[str, int]]  # query id -> corpus id -> graded relevance
+
+    def judged_queries(self, limit: int | None = None) -> list[str]:
+        """Query ids, in file order, that have at least one relevant passage in the split."""
+        ids = [
+            qid
+            for qid in self.queries
+            if any(score > 0 for score in self.qrels.get(qid, {}).values())
+        ]
+        return ids[:limit] if limit is not None else ids
+
+
+def _open_text(path: Path) -> IO[str]:
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8")
+    return path.open(encoding="utf-8")
+
+
+def _find(folder: Path, stem: str) -> Path:
+    for name in (f"{stem}.jsonl", f"{stem}.jsonl.gz"):
+        if (folder / name).is_file():
+            return folder / name
+    raise DatasetError(f"{folder} has no {stem}.jsonl or {stem}.jsonl.gz (BEIR layout expected)")
+
+
+def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with _open_text(path) as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DatasetError(f"{path}, line {number}: not JSON ({e.msg})") from e
+            if not isinstance(row, dict) or "_id" not in row:
+                raise DatasetError(f"{path}, line {number}: a record needs an `_id`")
+            yield row
+
+
+def read_qrels(path: Path) -> dict[str, dict[str, int]]:
+    qrels: dict[str, dict[str, int]] = {}
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            fields = line.rstrip("\r\n").split("\t")
+            if not line.strip() or (number == 1 and fields[0] == "query-id"):
+                continue
+            if len(fields) < 3:
+                raise DatasetError(f"{path}, line {number}: expected query-id, corpus-id, score")
+            try:
+                score = int(float(fields[2]))
+            except ValueError as e:
+                raise DatasetError(f"{path}, line {number}: score {fields[2]!r}") from e
+            qrels.setdefault(fields[0], {})[fields[1]] = score
+    return qrels
+
+
+def dataset_name(folder: Path) -> str:
+    """A readable name: the folder's, or its parent's for generic names like `beir_format`."""
+    folder = folder.resolve()
+    if folder.name.lower() in _GENERIC_FOLDER_NAMES and folder.parent.name:
+        return folder.parent.name
+    return folder.name
+
+
+def load_beir(folder: Path, split: str) -> BeirDataset:
+    if not folder.is_dir():
+        raise DatasetError(f"{folder} is not a folder")
+    qrels_path = folder / "qrels" / f"{split}.tsv"
+    if not qrels_path.is_file():
+        available = sorted(p.stem for p in (folder / "qrels").glob("*.tsv"))
+        raise DatasetError(
+            f"{folder} has no qrels for split {split!r}"
+            + (f"; available: {', '.join(available)}" if available else " (no qrels/*.tsv)")
+        )
+    corpus = [
+        CorpusRecord(str(row["_id"]), str(row.get("title") or ""), str(row.get("text") or ""))
+        for row in _read_jsonl(_find(folder, "corpus"))
+    ]
+    queries = {
+        str(row["_id"]): str(row.get("text") or "") for row in _read_jsonl(_find(folder, "queries"))
+    }
+    return BeirDataset(
+        name=dataset_name(folder),
+        path=folder.resolve(),
+        split=split,
+        corpus=corpus,
+        queries=queries,
+        qrels=read_qrels(qrels_path),
+    )
+
+
+# --- metrics -------------------------------------------------------------------------------
+# Definitions as in BEIR (pytrec_eval / trec_eval): linear gain, log2 discount, the ideal
+# ranking built from every judged relevant passage; a passage is relevant when its score > 0.
+
+
+def ndcg_at_k(ranking: Sequence[str], relevance: Mapping[str, int], k: int) -> float:
+    gains = sorted((g for g in relevance.values() if g > 0), reverse=True)[:k]
+    ideal = sum(g / math.log2(i + 2) for i, g in enumerate(gains))
+    if ideal == 0:
+        return 0.0
+    dcg = sum(max(relevance.get(doc, 0), 0) / math.log2(i + 2) for i, doc in enumerate(ranking[:k]))
+    return dcg / ideal
+
+
+def recall_at_k(ranking: Sequence[str], relevance: Mapping[str, int], k: int) -> float:
+    relevant = {doc for doc, g in relevance.items() if g > 0}
+    if not relevant:
+        return 0.0
+    return len(relevant.intersection(ranking[:k])) / len(relevant)
+
+
+def mrr_at_k(ranking: Sequence[str], relevance: Mapping[str, int], k: int) -> float:
+    for i, doc in enumerate(ranking[:k]):
+        if relevance.get(doc, 0) > 0:
+            return 1.0 / (i + 1)
+    return 0.0
+
+
+def mean_metrics(
+    rankings: Mapping[str, Sequence[str]], qrels: Mapping[str, Mapping[str, int]]
+) -> dict[str, float]:
+    """nDCG@10, recall@10, recall@100 and MRR@10 averaged over the ranked queries."""
+    if not rankings:
+        return {"ndcg@10": 0.0, "recall@10": 0.0, "recall@100": 0.0, "mrr@10": 0.0}
+    sums = {"ndcg@10": 0.0, "recall@10": 0.0, "recall@100": 0.0, "mrr@10": 0.0}
+    for qid, ranking in rankings.items():
+        relevance = qrels.get(qid, {})
+        sums["ndcg@10"] += ndcg_at_k(ranking, relevance, 10)
+        sums["recall@10"] += recall_at_k(ranking, relevance, 10)
+        sums["recall@100"] += recall_at_k(ranking, relevance, 100)
+        sums["mrr@10"] += mrr_at_k(ranking, relevance, 10)
+    return {name: round(total / len(rankings), 4) for name, total in sums.items()}
+
+
+def rank_passages(hits: Sequence[Hit], passages: Mapping[str, Sequence[str]]) -> list[str]:
+    """Chunk hits to a ranking of corpus ids: a document ranks where its best chunk ranks, and
+    passages with identical text (one docrag document) share that place, in id order."""
+    ranking: list[str] = []
+    seen: set[str] = set()
+    for hit in hits:
+        if hit.document_id in seen:
+            continue
+        seen.add(hit.document_id)
+        ranking.extend(passages.get(hit.document_id, ()))
+    return ranking
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+# --- the collection ------------------------------------------------------------------------
+
+
+def collection_name(dataset: str, fingerprint: str, chunk_size: int, chunk_overlap: int) -> str:
+    """`<dataset>-<hash>`: one collection per corpus, embedding model and chunking, so a later
+    run with the same three reuses the vectors and a change of any of them starts afresh."""
+    digest = hashlib.sha256(f"{fingerprint}|{chunk_size}|{chunk_overlap}".encode()).hexdigest()
+    slug = re.sub(r"[^a-zA-Z0-9._-]+", "-", dataset)[:30]
+    slug = re.sub(r"^[^a-zA-Z0-9]+|[^a-zA-Z0-9]+$", "", slug) or "beir"
+    return f"{slug}-{digest[:10]}"
+
+
+def eval_settings(
+    settings: Settings,
+    *,
+    collection: str,
+    data_dir: Path,
+    mode: Literal["hybrid", "dense", "lexical"] | None = None,
+    mmr: bool | None = None,
+) -> Settings:
+    retrieval_changes: dict[str, Any] = {}
+    if mode is not None:
+        retrieval_changes["mode"] = mode
+    if mmr is not None:
+        retrieval_changes["mmr"] = mmr
+    return settings.model_copy(
+        update={
+            "data_dir": data_dir,
+            "chroma": settings.chroma.model_copy(update={"collection": collection}),
+            "retrieval": settings.retrieval.model_copy(update=retrieval_changes),
+        }
+    )
+
+
+# --- the run -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IngestSummary:
+    records: int
+    documents: int  # distinct texts: identical records are one document
+    new_documents: int
+    existing_documents: int
+    failed_records: int
+    new_chunks: int
+    wall_s: float
+    failures: list[str] = field(default_factory=list)  # the first few, "<id>: <reason>"
+
+
+@dataclass(frozen=True, slots=True)
+class QuerySummary:
+    queries: int
+    k: int
+    wall_s: float
+    retrieve_ms_p50: float
+    retrieve_ms_p95: float
+    rerank_ms_p50: float | None
+    rerank_ms_p95: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class EvalReport:
+    dataset: str
+    path: str
+    split: str
+    config: dict[str, Any]
+    ingest: IngestSummary
+    query: QuerySummary
+    metrics: dict[str, float]
+    stages: dict[str, dict[str, float]]  # metrics after each stage that can be measured
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def evaluate(
+    settings: Settings,
+    dataset_dir: Path,
+    *,
+    split: str = "test",
+    limit: int | None = None,
+    k: int = 100,
+    data_dir: Path | None = None,
+    mode: Literal["hybrid", "dense", "lexical"] | None = None,
+    mmr: bool | None = None,
+    progress: EvalProgress | None = None,
+) -> EvalReport:
+    """Ingests the corpus (what is not stored yet), runs the split's queries, scores them."""
+    from app.container import build_container, build_embedder
+
+    dataset = load_beir(dataset_dir, split)
+    query_ids = dataset.judged_queries(limit)
+    if not query_ids:
+        raise DatasetError(f"no query of split {split!r} has both a text and a relevant passage")
+
+    embedder = build_embedder(settings)
+    collection = collection_name(
+        dataset.name,
+        embedder.fingerprint,
+        settings.embedding.chunk_size,
+        settings.embedding.chunk_overlap,
+    )
+    run_settings = eval_settings(
+        settings,
+        collection=collection,
+        data_dir=data_dir if data_dir is not None else settings.data_dir / "eval",
+        mode=mode,
+        mmr=mmr,
+    )
+    container = build_container(run_settings, embedder=embedder)
+
+    started = time.perf_counter()
+    passages, ingest = _ingest_corpus(container, dataset, progress)
+    ingest = _with_wall_time(ingest, time.perf_counter() - started)
+
+    retrieval = run_settings.retrieval
+    rerank = container.reranker.name is not None
+    k = max(k, retrieval.candidates)
+    retrieved: dict[str, list[str]] = {}
+    final: dict[str, list[str]] = {}
+    retrieve_ms: list[float] = []
+    rerank_ms: list[float] = []
+    started = time.perf_counter()
+    for done, qid in enumerate(query_ids, 1):
+        text = dataset.queries[qid]
+        t0 = time.perf_counter()
+        hits = container.retriever.retrieve(text, k, None)
+        retrieve_ms.append((time.perf_counter() - t0) * 1000)
+        retrieved[qid] = rank_passages(hits, passages)
+        if rerank:
+            t0 = time.perf_counter()
+            top = retrieval.candidates
+            head = container.reranker.rerank(text, hits[:top], top)
+            rerank_ms.append((time.perf_counter() - t0) * 1000)
+            # The reranker reorders the candidates; the rest keep their retrieval order.
+            final[qid] = rank_passages([*head, *hits[retrieval.candidates :]], passages)
+        else:
+            final[qid] = retrieved[qid]
+        if progress is not None:
+            progress("queries", done, len(query_ids))
+    query = QuerySummary(
+        queries=len(query_ids),
+        k=k,
+        wall_s=round(time.perf_counter() - started, 2),
+        retrieve_ms_p50=round(percentile(retrieve_ms, 50), 1),
+        retrieve_ms_p95=round(percentile(retrieve_ms, 95), 1),
+        rerank_ms_p50=round(percentile(rerank_ms, 50), 1) if rerank else None,
+        rerank_ms_p95=round(percentile(rerank_ms, 95), 1) if rerank else None,
+    )
+    stages = {"retrieval": mean_metrics(retrieved, dataset.qrels)}
+    if rerank:
+        stages["rerank"] = mean_metrics(final, dataset.qrels)
+    return EvalReport(
+        dataset=dataset.name,
+        path=str(dataset.path),
+        split=split,
+        config={
+            "embedding_model": settings.embedding.model,
+            "embedder": embedder.fingerprint,
+            "chunk_size": container.pipeline.chunk_size,
+            "chunk_overlap": container.pipeline.chunk_overlap,
+            "retrieval_mode": retrieval.mode,
+            "retriever": type(container.retriever).__name__,
+            "dense_weight": retrieval.dense_weight,
+            "lexical_weight": retrieval.lexical_weight,
+            "rrf_k": retrieval.rrf_k,
+            "candidates": retrieval.candidates,
+            "mmr": retrieval.mmr,
+            "mmr_lambda": retrieval.mmr_lambda,
+            "reranker": container.reranker.name,
+            "rerank_max_length": run_settings.rerank.max_length if rerank else None,
+            "collection": collection,
+            "chroma": container.chroma_description,
+            "data_dir": str(run_settings.data_dir),
+        },
+        ingest=ingest,
+        query=query,
+        metrics=stages["rerank" if rerank else "retrieval"],
+        stages=stages,
+    )
+
+
+def _with_wall_time(summary: IngestSummary, seconds: float) -> IngestSummary:
+    return IngestSummary(**{**asdict(summary), "wall_s": round(seconds, 2)})
+
+
+def _ingest_corpus(
+    container: Any, dataset: BeirDataset, progress: EvalProgress | None
+) -> tuple[dict[str, list[str]], IngestSummary]:
+    """Stores every record not stored yet; returns docrag document id -> corpus ids."""
+    from ingest.pipeline import IngestItem, IngestResult, document_id_for
+
+    passages: dict[str, list[str]] = {}
+    items: dict[str, IngestItem] = {}  # the first record of each distinct text
+    for record in dataset.corpus:
+        data = record.document_bytes()
+        document_id = document_id_for(hashlib.sha256(data).hexdigest())
+        passages.setdefault(document_id, []).append(record.id)
+        if document_id not in items:
+            items[document_id] = IngestItem(data, f"{record.id}.txt", {"beir_id": record.id})
+
+    # What an earlier run stored is not even parsed again.
+    ids = list(items)
+    stored: set[str] = set()
+    for start in range(0, len(ids), 1000):
+        found = container.catalog.get_many(ids[start : start + 1000])
+        stored.update(i for i, r in found.items() if r.status == "ready")
+    todo = [(i, item) for i, item in items.items() if i not in stored]
+    if progress is not None:
+        progress("ingest", len(stored), len(ids))
+
+    def report(stage: str, done: int, total: int) -> None:
+        if progress is not None:
+            progress("ingest", len(stored) + done, len(ids))
+
+    results = container.pipeline.ingest_many([item for _, item in todo], progress=report)
+    new = existing = new_chunks = 0
+    failures: list[str] = []
+    for (document_id, _), result in zip(todo, results, strict=True):
+        if isinstance(result, IngestResult):
+            if result.created:
+                new += 1
+                new_chunks += result.document.chunks
+            else:
+                existing += 1
+            continue
+        for corpus_id in passages.pop(document_id):
+            failures.append(f"{corpus_id}: {result}")
+    for ids_of_text in passages.values():
+        ids_of_text.sort()
+    return passages, IngestSummary(
+        records=len(dataset.corpus),
+        documents=len(items),
+        new_documents=new,
+        existing_documents=existing + len(stored),
+        failed_records=len(failures),
+        new_chunks=new_chunks,
+        wall_s=0.0,
+        failures=failures[:10],
+    )
+
+
+def format_report(report: EvalReport) -> str:
+    c, i, q = report.config, report.ingest, report.query
+    mode = c["retrieval_mode"]
+    if mode == "hybrid":
+        mode += (
+            f" (rrf_k={c['rrf_k']}, dense_weight={c['dense_weight']:g}, "
+            f"lexical_weight={c['lexical_weight']:g})"
+        )
+    lines = [
+        f"dataset      {report.dataset} ({report.path}), split {report.split}",
+        f"embedding    {c['embedding_model']}, chunks of {c['chunk_size']} tokens "
+        f"(overlap {c['chunk_overlap']})",
+        f"retrieval    {mode}, retriever {c['retriever']}, {q.k} chunks per query",
+        f"mmr          {'on, lambda ' + format(c['mmr_lambda'], 'g') if c['mmr'] else 'off'}",
+        f"reranker     {c['reranker'] or 'none'}"
+        + (f", top {c['candidates']} candidates" if c["reranker"] else ""),
+        f"collection   {c['collection']} ({c['chroma']})",
+        "",
+        f"ingest       {i.records} records, {i.documents} distinct documents: "
+        f"{i.new_documents} new ({i.new_chunks} chunks), {i.existing_documents} already stored, "
+        f"{i.failed_records} failed; {i.wall_s:.1f} s",
+        f"queries      {q.queries} in {q.wall_s:.1f} s; retrieval p50 {q.retrieve_ms_p50:.1f} ms, "
+        f"p95 {q.retrieve_ms_p95:.1f} ms"
+        + (
+            f"; rerank p50 {q.rerank_ms_p50:.1f} ms, p95 {q.rerank_ms_p95:.1f} ms"
+            if q.rerank_ms_p50 is not None
+            else ""
+        ),
+        "",
+        f"{'stage':<12} {'nDCG@10':>8} {'R@10':>8} {'R@100':>8} {'MRR@10':>8}",
+    ]
+    for stage, m in report.stages.items():
+        lines.append(
+            f"{stage:<12} {m['ndcg@10']:>8.4f} {m['recall@10']:>8.4f} "
+            f"{m['recall@100']:>8.4f} {m['mrr@10']:>8.4f}"
+        )
+    for failure in i.failures:
+        lines.append(f"failed       {failure}")
+    return "\n".join(lines)
