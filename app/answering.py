@@ -1,15 +1,43 @@
-"""Answering: retrieve, rerank, gate on relevance, prompt, generate, check citations."""
+"""Answering: (condense a follow-up,) retrieve, rerank, gate on relevance, prompt, generate,
+check citations; whole or streamed."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from app.llm import ChatModel, ExtractiveAnswerer, GenerationParams, Usage
-from app.prompting import PromptSource, build_messages, fit_sources
+import anyio
+
+from app.citations import (
+    CheckedText,
+    InvalidJSONAnswer,
+    best_quote,
+    check_json_answer,
+    check_markers,
+    claims_by_source,
+)
+from app.errors import ChatModelInvalidJSON
+from app.llm import (
+    ChatModel,
+    Choice,
+    ExtractiveAnswerer,
+    GenerationParams,
+    Message,
+    StreamEnd,
+    Usage,
+)
+from app.prompting import (
+    PromptSource,
+    build_condense_messages,
+    build_messages,
+    fit_sources,
+    trim_history,
+)
 from app.rerank import Reranker
 from app.retrieval import Filters, Hit, Retriever, expand_neighbors, select_mmr
 from ingest.store import ChromaChunkStore
@@ -25,7 +53,9 @@ class Question:
     text: str
     top_k: int
     filters: Filters = Filters()
+    expand_neighbors: int | None = None  # None: the configured default
     generation: GenerationParams = GenerationParams()
+    history: tuple[Message, ...] = ()  # earlier turns, oldest first (user/assistant)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +69,7 @@ class Citation:
     text: str
     score: float
     rerank_score: float | None
+    quote: str | None = None  # the chunk's sentence that best supports the citing sentence
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,18 +77,72 @@ class Timings:
     retrieve_ms: float
     rerank_ms: float
     generate_ms: float
+    condense_ms: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerChoice:
+    """One of the `n` answers, its citations checked on their own."""
+
+    index: int
+    answer: str
+    grounded: bool
+    citations: list[Citation]
+    dropped_citations: list[int]
+    finish_reason: str | None
 
 
 @dataclass(frozen=True, slots=True)
 class Answer:
     answer: str
     grounded: bool
-    citations: list[Citation]
+    citations: list[Citation]  # the sources the answer cites, in source order
     mode: Literal["generative", "extractive"]
     model: str | None
     usage: Usage | None
     timings: Timings
     finish_reason: str | None = None
+    sources: list[Citation] = field(default_factory=list)  # every source given to the model
+    dropped_citations: list[int] = field(default_factory=list)
+    condensed_question: str | None = None
+    choices: list[AnswerChoice] = field(default_factory=list)  # all n answers, first included
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedQuestion:
+    """A question with its sources found: everything before generation."""
+
+    question: Question  # as asked
+    search_text: str  # the condensed question, or the question itself
+    condensed_question: str | None
+    history: tuple[Message, ...]  # trimmed to the budget
+    sources: list[PromptSource]  # empty: nothing relevant, the chat model is not called
+    condense_ms: float
+    retrieve_ms: float
+    rerank_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class SourcesFound:
+    """First event of a stream: the numbered sources, before any text."""
+
+    sources: list[Citation]
+    condensed_question: str | None
+    mode: Literal["generative", "extractive"]
+    model: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    answer: Answer
+
+
+StreamEvent = SourcesFound | TextDelta | Finished
 
 
 def not_found_message(question: str) -> str:
@@ -66,19 +151,10 @@ def not_found_message(question: str) -> str:
 
 def check_citations(answer: str, count: int) -> tuple[str, list[int]]:
     """Removes markers that point at no source; returns the cleaned answer and the source
-    numbers it cites, in order of first use."""
-    used: list[int] = []
-
-    def keep(match: re.Match[str]) -> str:
-        numbers = [int(x) for x in re.split(r"\s*,\s*", match.group(1))]
-        valid = [n for n in numbers if 1 <= n <= count]
-        for n in valid:
-            if n not in used:
-                used.append(n)
-        return "".join(f"[{n}]" for n in valid)
-
-    cleaned = _MARKER.sub(keep, answer)
-    return re.sub(r"[ \t]+([.,;:!?。，])", r"\1", cleaned).strip(), used
+    numbers it cites, in order of first use. (`app.citations.check_markers` also reports the
+    dropped ones.)"""
+    checked = check_markers(answer, count)
+    return checked.text, checked.used
 
 
 def _ms(start: float) -> float:
@@ -101,6 +177,9 @@ class AskService:
         min_term_overlap: float = 1.0,
         mmr_lambda: float | None = None,
         expand_neighbors: int = 0,
+        history_tokens: int = 1000,
+        condense: bool = True,
+        condense_max_tokens: int = 96,
     ) -> None:
         self._retriever = retriever
         self._reranker = reranker
@@ -113,7 +192,10 @@ class AskService:
         self._store = store
         self._min_term_overlap = min_term_overlap
         self._mmr_lambda = mmr_lambda
-        self._expand_neighbors = expand_neighbors if store is not None else 0
+        self._expand_neighbors = expand_neighbors
+        self._history_tokens = history_tokens
+        self._condense = condense
+        self._condense_max_tokens = condense_max_tokens
 
     def is_relevant(self, hit: Hit) -> bool:
         """The relevance gate, on scales that do not drift with the corpus: cosine similarity,
@@ -121,7 +203,9 @@ class AskService:
         finds, such as Chinese text under an English embedding model)."""
         return hit.score >= self._min_score or hit.term_overlap >= self._min_term_overlap
 
-    def select_sources(self, question: str, hits: Sequence[Hit], top_k: int) -> list[Hit]:
+    def select_sources(
+        self, question: str, hits: Sequence[Hit], top_k: int, expand: int | None = None
+    ) -> list[Hit]:
         """Relevance gate, then rerank, then (optionally) MMR diversity and neighbour
         expansion: the chunks that go into the prompt."""
         relevant = [h for h in hits if self.is_relevant(h)]
@@ -131,8 +215,9 @@ class AskService:
         kept = self._reranker.rerank(question, relevant, len(relevant) if diversify else top_k)
         if self._mmr_lambda is not None:
             kept = select_mmr(kept, top_k, self._mmr_lambda)
-        if self._expand_neighbors and self._store is not None:
-            kept = expand_neighbors(kept, self._store, self._expand_neighbors)
+        expand = self._expand_neighbors if expand is None else expand
+        if expand and self._store is not None:
+            kept = expand_neighbors(kept, self._store, expand)
         return kept
 
     @property
@@ -140,6 +225,38 @@ class AskService:
         return "generative" if self._chat_model is not None else "extractive"
 
     def ask(self, question: Question) -> Answer:
+        return self.answer(self.prepare(question))
+
+    def condense(self, question: Question, history: Sequence[Message]) -> str | None:
+        """The follow-up rewritten as a standalone question by the chat model, for retrieval;
+        None without history or chat model (or when condensing is switched off)."""
+        if not history or self._chat_model is None or not self._condense:
+            return None
+        generation = self._chat_model.generate(
+            build_condense_messages(history, question.text),
+            GenerationParams(
+                temperature=0.0,
+                max_tokens=self._condense_max_tokens,
+                model=question.generation.model,
+            ),
+        )
+        lines = [line.strip() for line in generation.text.strip().splitlines() if line.strip()]
+        rewritten = lines[0] if lines else ""
+        rewritten = re.sub(r"^(standalone|rewritten)?\s*question\s*:\s*", "", rewritten, flags=re.I)
+        rewritten = rewritten.strip().strip("\"“”'").strip()
+        # A reply that is empty (or absurdly long) is no help for retrieval: keep the question.
+        if not rewritten or len(rewritten) > 4 * len(question.text) + 200:
+            return question.text
+        return rewritten
+
+    def prepare(self, asked: Question) -> PreparedQuestion:
+        """Everything before generation: trim the history, condense, retrieve, gate, rerank."""
+        start = time.perf_counter()
+        history = tuple(trim_history(asked.history, self._count_tokens, self._history_tokens))
+        condensed = self.condense(asked, history)
+        condense_ms = _ms(start) if condensed is not None else 0.0
+        question = replace(asked, text=condensed) if condensed else asked
+
         start = time.perf_counter()
         hits = self._retriever.retrieve(
             question.text, max(self._candidates, question.top_k), question.filters
@@ -147,45 +264,164 @@ class AskService:
         retrieve_ms = _ms(start)
 
         start = time.perf_counter()
-        kept = self.select_sources(question.text, hits, question.top_k)
+        kept = self.select_sources(question.text, hits, question.top_k, question.expand_neighbors)
         rerank_ms = _ms(start)
 
-        model_name = self._chat_model.name if self._chat_model is not None else None
-        if not kept:
-            return Answer(
-                answer=not_found_message(question.text),
-                grounded=False,
-                citations=[],
-                mode=self.mode,
-                model=model_name,
-                usage=None,
-                timings=Timings(retrieve_ms, rerank_ms, 0.0),
-            )
+        sources = fit_sources(kept, self._count_tokens, self._context_tokens) if kept else []
+        return PreparedQuestion(
+            question=asked,
+            search_text=question.text,
+            condensed_question=condensed,
+            history=history,
+            sources=sources,
+            condense_ms=condense_ms,
+            retrieve_ms=retrieve_ms,
+            rerank_ms=rerank_ms,
+        )
 
+    def messages_for(self, prepared: PreparedQuestion) -> list[Message]:
+        return build_messages(
+            prepared.search_text,
+            prepared.sources,
+            history=prepared.history,
+            json_mode=prepared.question.generation.json_mode,
+        )
+
+    def answer(self, prepared: PreparedQuestion) -> Answer:
+        if not prepared.sources:
+            return self._not_found(prepared)
         start = time.perf_counter()
-        sources = fit_sources(kept, self._count_tokens, self._context_tokens)
-        usage = None
-        finish_reason = None
         if self._chat_model is not None:
             generation = self._chat_model.generate(
-                build_messages(question.text, sources), question.generation
+                self.messages_for(prepared), prepared.question.generation
             )
-            text, usage, finish_reason = generation.text, generation.usage, generation.finish_reason
-            model_name = generation.model
-        else:
-            text = self._extractive.answer(question.text, [s.hit for s in sources])
-        answer, used = check_citations(text, len(sources))
-        generate_ms = _ms(start)
+            return self._checked(
+                prepared, list(generation.choices), generation.model, generation.usage, start
+            )
+        text = self._extractive.answer(prepared.search_text, [s.hit for s in prepared.sources])
+        return self._checked(prepared, [Choice(text, None)], None, None, start)
 
-        return Answer(
-            answer=answer or not_found_message(question.text),
-            grounded=bool(used),
-            citations=[_citation(s) for s in sources],
+    async def astream(self, prepared: PreparedQuestion) -> AsyncIterator[StreamEvent]:
+        """The answer as events: the sources first, then text deltas, then the checked answer.
+        Closing this iterator (a client went away) closes the chat model's stream upstream."""
+        model_name = self._chat_model.name if self._chat_model is not None else None
+        yield SourcesFound(
+            sources=[_citation(s) for s in prepared.sources],
+            condensed_question=prepared.condensed_question,
             mode=self.mode,
             model=model_name,
+        )
+        if not prepared.sources or self._chat_model is None:
+            # Not found, or extractive: the whole text at once, as one delta.
+            answer = await anyio.to_thread.run_sync(self.answer, prepared)
+            yield TextDelta(answer.answer)
+            yield Finished(answer)
+            return
+        start = time.perf_counter()
+        parts: list[str] = []
+        end = StreamEnd(model=self._chat_model.name, usage=None, finish_reason=None)
+        async with aclosing(
+            self._chat_model.astream(self.messages_for(prepared), prepared.question.generation)
+        ) as stream:
+            async for item in stream:
+                if isinstance(item, StreamEnd):
+                    end = item
+                else:
+                    parts.append(item)
+                    yield TextDelta(item)
+        choice = Choice("".join(parts), end.finish_reason)
+        yield Finished(self._checked(prepared, [choice], end.model, end.usage, start))
+
+    def _not_found(self, prepared: PreparedQuestion) -> Answer:
+        text = not_found_message(prepared.question.text)
+        if prepared.question.generation.json_mode:
+            text = json.dumps({"answer": text, "citations": []}, ensure_ascii=False)
+        choice = AnswerChoice(0, text, False, [], [], None)
+        return Answer(
+            answer=text,
+            grounded=False,
+            citations=[],
+            mode=self.mode,
+            model=self._chat_model.name if self._chat_model is not None else None,
+            usage=None,
+            timings=Timings(prepared.retrieve_ms, prepared.rerank_ms, 0.0, prepared.condense_ms),
+            condensed_question=prepared.condensed_question,
+            choices=[choice],
+        )
+
+    def _checked(
+        self,
+        prepared: PreparedQuestion,
+        choices: list[Choice],
+        model: str | None,
+        usage: Usage | None,
+        start: float,
+    ) -> Answer:
+        checked = [
+            self._check_choice(i, c, prepared.sources, prepared.question)
+            for i, c in enumerate(choices)
+        ]
+        first = checked[0]
+        return Answer(
+            answer=first.answer,
+            grounded=first.grounded,
+            citations=first.citations,
+            mode=self.mode,
+            model=model,
             usage=usage,
-            timings=Timings(retrieve_ms, rerank_ms, generate_ms),
-            finish_reason=finish_reason,
+            timings=Timings(
+                prepared.retrieve_ms, prepared.rerank_ms, _ms(start), prepared.condense_ms
+            ),
+            finish_reason=first.finish_reason,
+            sources=[_citation(s) for s in prepared.sources],
+            dropped_citations=first.dropped_citations,
+            condensed_question=prepared.condensed_question,
+            choices=checked,
+        )
+
+    def _check_choice(
+        self, index: int, choice: Choice, sources: Sequence[PromptSource], question: Question
+    ) -> AnswerChoice:
+        count = len(sources)
+        if question.generation.json_mode:
+            if self._chat_model is None:
+                # Extractive answers are plain text: wrap them in the documented shape.
+                plain = check_markers(choice.text, count)
+                payload = {"answer": plain.text, "citations": plain.used}
+                choice = Choice(json.dumps(payload, ensure_ascii=False), choice.finish_reason)
+            try:
+                parsed = check_json_answer(choice.text, count)
+            except InvalidJSONAnswer as exc:
+                hint = (
+                    "; it was cut off at max_tokens (finish_reason length): raise "
+                    "generation.max_tokens"
+                    if choice.finish_reason == "length"
+                    else ""
+                )
+                raise ChatModelInvalidJSON(
+                    f"the chat model's answer is not valid JSON ({exc}){hint}"
+                ) from exc
+            text, used, dropped, claims = parsed.text, parsed.used, parsed.dropped, parsed.claims
+        else:
+            plain: CheckedText = check_markers(choice.text, count)
+            text, used, dropped = plain.text, plain.used, plain.dropped
+            claims = claims_by_source(plain.text)
+            text = text or not_found_message(question.text)
+        by_number = {s.n: s for s in sources}
+        citations = [
+            replace(
+                _citation(by_number[n]),
+                quote=best_quote(by_number[n].hit.text, claims.get(n, [text])),
+            )
+            for n in sorted(used)
+        ]
+        return AnswerChoice(
+            index=index,
+            answer=text,
+            grounded=bool(used),
+            citations=citations,
+            dropped_citations=dropped,
+            finish_reason=choice.finish_reason,
         )
 
 

@@ -138,6 +138,27 @@ class LLMSettings(BaseModel):
     context_tokens: int = Field(
         3000, ge=256, description="token budget for the sources placed in the prompt"
     )
+    history_tokens: int = Field(
+        1000,
+        ge=0,
+        description="token budget for earlier conversation turns sent with a question "
+        "(oldest dropped first; counted with the embedding model's tokenizer)",
+    )
+    condense: bool = Field(
+        True,
+        description="rewrite a follow-up into a standalone question with the chat model "
+        "before retrieval",
+    )
+    condense_max_tokens: int = Field(
+        96, ge=8, le=1024, description="length limit of the rewritten standalone question"
+    )
+    allowed_models: list[str] = Field(
+        default_factory=list,
+        description="chat models a request may choose with generation.model; empty = any",
+    )
+    agent_max_steps: int = Field(
+        4, ge=1, le=16, description="most search_documents calls in agent mode"
+    )
     generation: GenerationDefaults = Field(default_factory=GenerationDefaults)
 
     @property

@@ -144,6 +144,9 @@ def build_container(settings: Settings, *, embedder: Embedder | None = None) -> 
         mmr_lambda=retrieval.mmr_lambda if retrieval.mmr else None,
         expand_neighbors=retrieval.expand_neighbors,
         context_tokens=llm.context_tokens,
+        history_tokens=llm.history_tokens,
+        condense=llm.condense,
+        condense_max_tokens=llm.condense_max_tokens,
     )
     pipeline.recover(SERVER_RECOVERY_GRACE if chroma.host else timedelta(0))
     return Container(

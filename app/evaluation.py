@@ -284,6 +284,7 @@ class EvalReport:
     query: QuerySummary
     metrics: dict[str, float]
     stages: dict[str, dict[str, float]]  # metrics after each stage that can be measured
+    per_query: dict[str, dict[str, Any]]  # query id -> its nDCG@10 and its top ten passages
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -393,6 +394,13 @@ def evaluate(
         query=query,
         metrics=stages["rerank" if rerank else "retrieval"],
         stages=stages,
+        per_query={
+            qid: {
+                "ndcg@10": round(ndcg_at_k(ranking, dataset.qrels[qid], 10), 4),
+                "top10": ranking[:10],
+            }
+            for qid, ranking in final.items()
+        },
     )
 
 

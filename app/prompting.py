@@ -22,6 +22,18 @@ OUTPUT_FORMAT = """\
 Output format: a short, direct answer in plain text. Put the citation markers [n] right after \
 the sentences they support. Do not list the sources at the end."""
 
+# JSON mode (`response_format: {"type": "json_object"}`): the shape docrag asks for and checks.
+JSON_OUTPUT_FORMAT = """\
+Output format: one JSON object and nothing else, of the form
+{"answer": "<a short, direct answer with citation markers [n] after the sentences they \
+support>", "citations": [<the numbers n of the sources the answer uses>]}"""
+
+CONDENSE_PROMPT = """\
+Rewrite the user's last question so that it can be understood without the conversation \
+before it: replace pronouns and references such as "it", "that" or "the year before" with \
+what they stand for. Keep the language of the question. Do not answer it. Reply with the \
+rewritten question only, on one line."""
+
 
 @dataclass(frozen=True, slots=True)
 class PromptSource:
@@ -64,11 +76,45 @@ def fit_sources(
     return sources
 
 
-def build_messages(question: str, sources: Sequence[PromptSource]) -> list[Message]:
+def build_messages(
+    question: str,
+    sources: Sequence[PromptSource],
+    *,
+    history: Sequence[Message] = (),
+    json_mode: bool = False,
+) -> list[Message]:
+    """System rules, then the earlier turns of the conversation (already trimmed), then the
+    sources, the question and the output format in the last user message."""
     blocks = "\n\n".join(
         f"--- source [{s.n}] ({describe_location(s.hit)}) ---\n{s.text.strip()}\n"
         f"--- end of source [{s.n}] ---"
         for s in sources
     )
-    user = f"Sources:\n\n{blocks}\n\nQuestion: {question.strip()}\n\n{OUTPUT_FORMAT}"
-    return [Message("system", SYSTEM_PROMPT), Message("user", user)]
+    output_format = JSON_OUTPUT_FORMAT if json_mode else OUTPUT_FORMAT
+    user = f"Sources:\n\n{blocks}\n\nQuestion: {question.strip()}\n\n{output_format}"
+    return [Message("system", SYSTEM_PROMPT), *history, Message("user", user)]
+
+
+def build_condense_messages(history: Sequence[Message], question: str) -> list[Message]:
+    conversation = "\n".join(f"{m.role}: {m.content.strip()}" for m in history)
+    user = f"Conversation:\n{conversation}\n\nLast question: {question.strip()}"
+    return [Message("system", CONDENSE_PROMPT), Message("user", user)]
+
+
+def trim_history(
+    history: Sequence[Message], count_tokens: Callable[[str], int], budget_tokens: int
+) -> list[Message]:
+    """The most recent turns that fit the budget, whole, in their order; older ones go first."""
+    kept: list[Message] = []
+    remaining = budget_tokens
+    for message in reversed(history):
+        cost = count_tokens(message.content) + 4  # role and separators
+        if cost > remaining:
+            break
+        kept.append(message)
+        remaining -= cost
+    kept.reverse()
+    # A conversation sent to a chat model starts with the user's turn.
+    while kept and kept[0].role != "user":
+        kept.pop(0)
+    return kept

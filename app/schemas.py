@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class ErrorDetail(BaseModel):
@@ -27,6 +27,9 @@ class DocumentPublic(BaseModel):
     chunks: int = Field(description="chunks indexed for retrieval")
     status: Literal["pending", "ready", "failed"]
     title: str | None = Field(None, description="title from the file's metadata or first heading")
+    metadata: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="metadata given at upload"
+    )
     created_at: datetime
 
 
@@ -56,15 +59,46 @@ class DocumentContent(BaseModel):
     pages: list[PagePublic]
 
 
+class ResponseFormat(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["text", "json_object"] = Field(
+        description="json_object: the answer must be valid JSON, or the request fails with 502"
+    )
+
+
 class GenerationRequest(BaseModel):
     """Sampling parameters for the chat model; unset fields take the server's settings."""
 
     model_config = ConfigDict(extra="forbid")
 
+    model: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="chat model to use instead of DOCRAG_LLM__MODEL (limited by "
+        "DOCRAG_LLM__ALLOWED_MODELS)",
+    )
     temperature: float | None = Field(None, ge=0.0, le=2.0)
     top_p: float | None = Field(None, gt=0.0, le=1.0)
     max_tokens: int | None = Field(None, ge=1, le=32768)
     stop: list[str] | str | None = Field(None, description="up to 4 stop sequences")
+    presence_penalty: float | None = Field(None, ge=-2.0, le=2.0)
+    frequency_penalty: float | None = Field(None, ge=-2.0, le=2.0)
+    seed: int | None = Field(
+        None, ge=-(2**63), le=2**63 - 1, description="for reproducible sampling"
+    )
+    n: int = Field(
+        1,
+        ge=1,
+        le=8,
+        description="answers to generate, each with its own citations (not with stream)",
+    )
+    response_format: ResponseFormat | None = Field(
+        None,
+        description='{"type": "json_object"}: the answer is a JSON object '
+        '{"answer": "... [n] ...", "citations": [n, ...]}',
+    )
 
     @field_validator("stop")
     @classmethod
@@ -77,6 +111,25 @@ class GenerationRequest(BaseModel):
         return stops
 
 
+MetadataValue = str | int | float | bool
+
+
+class InCondition(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    any_of: list[MetadataValue] = Field(alias="$in", min_length=1, max_length=100)
+
+
+MetadataFilterValue = MetadataValue | InCondition
+
+
+class HistoryMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=32000)
+
+
 class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -85,7 +138,30 @@ class AskRequest(BaseModel):
     document_ids: list[str] | None = Field(
         None, max_length=1000, description="answer only from these documents"
     )
+    filenames: list[str] | None = Field(
+        None, max_length=1000, description="answer only from documents with these file names"
+    )
+    metadata: dict[str, MetadataFilterValue] | None = Field(
+        None,
+        max_length=32,
+        description="answer only from documents whose upload metadata matches: "
+        '{"team": "legal"} (equal) or {"year": {"$in": [2023, 2024]}} (any of)',
+    )
+    expand_neighbors: int | None = Field(
+        None, ge=0, le=3, description="widen each source with this many neighbouring chunks"
+    )
     generation: GenerationRequest | None = None
+    history: list[HistoryMessage] | None = Field(
+        None,
+        max_length=200,
+        description="earlier turns of the conversation, oldest first; a follow-up is "
+        "rewritten into a standalone question before retrieval",
+    )
+    stream: bool = Field(
+        False,
+        description="answer with Server-Sent Events: `citations`, then `delta`s, then `done` "
+        "(or `error`)",
+    )
 
     @field_validator("question")
     @classmethod
@@ -93,6 +169,12 @@ class AskRequest(BaseModel):
         if not value.strip():
             raise ValueError("the question is empty; send the text of your question")
         return value
+
+    @model_validator(mode="after")
+    def _one_streamed_answer(self) -> Self:
+        if self.stream and self.generation is not None and self.generation.n > 1:
+            raise ValueError("generation.n: several answers cannot be streamed; use n=1")
+        return self
 
 
 class CitationPublic(BaseModel):
@@ -105,6 +187,11 @@ class CitationPublic(BaseModel):
     text: str = Field(description="the chunk's text")
     score: float = Field(description="retrieval similarity (cosine)")
     rerank_score: float | None = None
+    quote: str | None = Field(
+        None,
+        description="in `citations`: the sentence of the chunk that best supports the "
+        "answer's sentences citing it (lexical overlap); null in `sources`",
+    )
 
 
 class UsagePublic(BaseModel):
@@ -117,17 +204,46 @@ class TimingsPublic(BaseModel):
     retrieve_ms: float
     rerank_ms: float
     generate_ms: float
+    condense_ms: float = Field(0.0, description="rewriting a follow-up question")
+
+
+class ChoicePublic(BaseModel):
+    index: int
+    answer: str
+    grounded: bool
+    citations: list[CitationPublic]
+    dropped_citations: list[int]
+    finish_reason: str | None
 
 
 class AskResponse(BaseModel):
-    answer: str = Field(description="the answer, citing sources as [n]")
-    grounded: bool = Field(description="true when the answer rests on cited sources")
-    citations: list[CitationPublic]
+    answer: str = Field(
+        description="the answer, citing sources as [n] (markers pointing at no source removed)"
+    )
+    grounded: bool = Field(description="true when the answer cites at least one real source")
+    citations: list[CitationPublic] = Field(
+        description="the sources the answer cites, each with its supporting quote"
+    )
+    sources: list[CitationPublic] = Field(
+        default_factory=list, description="every source given to the chat model, numbered"
+    )
+    dropped_citations: list[int] = Field(
+        default_factory=list, description="[n] markers removed because no source n exists"
+    )
+    condensed_question: str | None = Field(
+        None, description="the follow-up rewritten as a standalone question (with history)"
+    )
     mode: Literal["generative", "extractive"]
     model: str | None = Field(description="chat model that wrote the answer; null if extractive")
-    usage: UsagePublic | None
+    usage: UsagePublic | None = Field(
+        description="token counts from the chat server; null when it sends none (extractive "
+        "answers; streams from servers such as llama.cpp)"
+    )
     timings: TimingsPublic
     finish_reason: str | None = None
+    choices: list[ChoicePublic] | None = Field(
+        None, description="with generation.n > 1: every answer (the first is also above)"
+    )
 
 
 class HealthResponse(BaseModel):

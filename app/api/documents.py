@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import json
 import logging
+import re
 from typing import Annotated
 
-from fastapi import APIRouter, File, Query, Response, UploadFile, status
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from fastapi.responses import JSONResponse
 
 from app.deps import ContainerDep
@@ -18,6 +20,7 @@ from app.schemas import (
 )
 from ingest.catalog import DocumentRecord
 from ingest.pipeline import safe_filename
+from ingest.store import MetadataValue
 from parsers.errors import ParseError
 
 logger = logging.getLogger(__name__)
@@ -38,8 +41,35 @@ def to_public(record: DocumentRecord) -> DocumentPublic:
         chunks=record.chunks,
         status=record.status,
         title=record.title,
+        metadata=dict(record.metadata),
         created_at=record.created_at,
     )
+
+
+_METADATA_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_METADATA_HINT = (
+    'send metadata as a JSON object of at most 32 keys (letters, digits, "_", "-", ".") with '
+    'string, number or boolean values, e.g. {"team": "legal", "year": 2024}'
+)
+
+
+def parse_upload_metadata(raw: str | None) -> dict[str, MetadataValue]:
+    if raw is None or not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as e:
+        raise InvalidRequest(f"metadata is not valid JSON; {_METADATA_HINT}") from e
+    if not isinstance(value, dict) or len(value) > 32:
+        raise InvalidRequest(f"metadata: {_METADATA_HINT}")
+    for key, item in value.items():
+        if not _METADATA_KEY.match(key):
+            raise InvalidRequest(f"metadata key {key[:70]!r} is not allowed; {_METADATA_HINT}")
+        if not isinstance(item, str | int | float | bool) or (
+            isinstance(item, str) and len(item) > 1000
+        ):
+            raise InvalidRequest(f"metadata value of {key!r} is not allowed; {_METADATA_HINT}")
+    return value
 
 
 def _read_limited(upload: UploadFile, limit: int, limit_mb: float) -> bytes:
@@ -65,6 +95,13 @@ def _read_limited(upload: UploadFile, limit: int, limit_mb: float) -> bytes:
 def upload_documents(
     container: ContainerDep,
     files: Annotated[list[UploadFile] | None, File(description="one or more files")] = None,
+    metadata: Annotated[
+        str | None,
+        Form(
+            description='JSON object stored on every file of this upload, e.g. {"team": "legal", '
+            '"year": 2024}; filter on it in POST /ask'
+        ),
+    ] = None,
 ) -> JSONResponse:
     """Uploads files (PDF, .txt, .md). Each file succeeds or fails on its own: `201` when at
     least one new document was stored, `200` when every file was already stored, and the
@@ -80,6 +117,7 @@ def upload_documents(
             f"{len(files)} files in one request; the limit is {limits.max_files_per_request}. "
             "Send them in several requests, or raise DOCRAG_LIMITS__MAX_FILES_PER_REQUEST"
         )
+    user_metadata = parse_upload_metadata(metadata)
     documents: list[DocumentPublic] = []
     errors: list[UploadError] = []
     failures: list[DocragError] = []
@@ -89,7 +127,7 @@ def upload_documents(
         try:
             data = _read_limited(upload, limits.max_upload_bytes, limits.max_upload_mb)
             try:
-                result = container.pipeline.ingest(data, filename)
+                result = container.pipeline.ingest(data, filename, metadata=user_metadata)
             except ParseError as e:
                 raise from_parse_error(e) from e
         except DocragError as e:

@@ -121,3 +121,87 @@ def test_recovery_removes_documents_that_never_became_ready(tmp_path: Path, embe
 )
 def test_safe_filename(raw: str, safe: str) -> None:
     assert safe_filename(raw) == safe
+
+
+def _notes(count: int) -> list[bytes]:
+    topics = ["ferns", "comets", "glaciers", "violins", "bridges", "tulips", "owls", "canals"]
+    return [
+        f"Note {i} is about {topics[i % len(topics)]} and nothing else, number {i}.".encode()
+        for i in range(count)
+    ]
+
+
+def test_ingest_many_embeds_several_documents_per_batch(
+    pipeline: IngestPipeline, embedder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingest.pipeline import IngestItem, IngestResult
+    from parsers.errors import EmptyDocument
+
+    pipeline._embed_batch_size = 4
+    stored = pipeline.ingest(b"Ferns grow in the shade.", "ferns.txt").document
+    batches: list[int] = []
+    real = embedder.embed_documents
+
+    def counting(texts: Any) -> Any:
+        batches.append(len(texts))
+        return real(texts)
+
+    monkeypatch.setattr(embedder, "embed_documents", counting)
+    notes = _notes(10)
+    items = [IngestItem(data, f"note{i}.txt", {"n": i}) for i, data in enumerate(notes)]
+    items += [
+        IngestItem(b"Ferns grow in the shade.", "again.txt"),  # stored before this call
+        IngestItem(notes[0], "copy.txt"),  # the same bytes twice in one call
+        IngestItem(b"   \n", "blank.txt"),  # refused by the parser
+    ]
+    calls: list[tuple[str, int, int]] = []
+    results = pipeline.ingest_many(items, progress=lambda *a: calls.append(a))
+
+    assert len(results) == len(items)
+    new = results[:10]
+    assert all(isinstance(r, IngestResult) and r.created for r in new)
+    assert all(r.document.status == "ready" and r.document.chunks == 1 for r in new)  # type: ignore[union-attr]
+    assert [r.document.metadata["n"] for r in new] == list(range(10))  # type: ignore[union-attr]
+    again, copy, blank = results[10:]
+    assert isinstance(again, IngestResult) and not again.created
+    assert again.document.id == stored.id
+    assert isinstance(copy, IngestResult) and not copy.created
+    assert copy.document.id == new[0].document.id  # type: ignore[union-attr]
+    assert isinstance(blank, EmptyDocument)
+    # Ten one-chunk documents go through the model in full batches, not one call each.
+    assert batches == [4, 4, 2]
+    assert pipeline._store.count() == 11 and pipeline._catalog.count() == 11
+    chunk = pipeline._store.get(where={"document_id": new[3].document.id})  # type: ignore[union-attr]
+    assert chunk[0].metadata["meta.n"] == 3 and chunk[0].metadata["filename"] == "note3.txt"
+    assert calls[-1] == ("documents", len(items), len(items))
+
+
+def test_ingest_many_failure_removes_only_unfinished_documents(
+    pipeline: IngestPipeline, embedder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingest.pipeline import IngestItem, IngestResult
+
+    pipeline._embed_batch_size = 2  # a window of 4 batches: 8 one-chunk documents
+    items = [IngestItem(data, f"note{i}.txt") for i, data in enumerate(_notes(12))]
+    calls = {"n": 0}
+    real = embedder.embed_documents
+
+    def fail_in_second_window(texts: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise RuntimeError("disk full")
+        return real(texts)
+
+    monkeypatch.setattr(embedder, "embed_documents", fail_in_second_window)
+    with pytest.raises(RuntimeError):
+        pipeline.ingest_many(items)
+    records = pipeline._catalog.all()
+    assert len(records) == 8 and all(r.status == "ready" for r in records)
+    assert pipeline._store.document_ids() == {r.id for r in records}
+    assert sorted(p.name for p in pipeline._files_dir.iterdir()) == sorted(r.id for r in records)
+
+    # Running it again stores what is missing and keeps what is there.
+    results = pipeline.ingest_many(items)
+    assert all(isinstance(r, IngestResult) for r in results)
+    assert [r.created for r in results] == [False] * 8 + [True] * 4  # type: ignore[union-attr]
+    assert pipeline._store.count() == 12
