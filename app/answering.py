@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -301,7 +301,7 @@ class AskService:
         text = self._extractive.answer(prepared.search_text, [s.hit for s in prepared.sources])
         return self._checked(prepared, [Choice(text, None)], None, None, start)
 
-    async def astream(self, prepared: PreparedQuestion) -> AsyncIterator[StreamEvent]:
+    async def astream(self, prepared: PreparedQuestion) -> AsyncGenerator[StreamEvent, None]:
         """The answer as events: the sources first, then text deltas, then the checked answer.
         Closing this iterator (a client went away) closes the chat model's stream upstream."""
         model_name = self._chat_model.name if self._chat_model is not None else None
@@ -386,8 +386,8 @@ class AskService:
         if question.generation.json_mode:
             if self._chat_model is None:
                 # Extractive answers are plain text: wrap them in the documented shape.
-                plain = check_markers(choice.text, count)
-                payload = {"answer": plain.text, "citations": plain.used}
+                wrapped = check_markers(choice.text, count)
+                payload = {"answer": wrapped.text, "citations": wrapped.used}
                 choice = Choice(json.dumps(payload, ensure_ascii=False), choice.finish_reason)
             try:
                 parsed = check_json_answer(choice.text, count)

@@ -150,7 +150,8 @@ def check_json_answer(raw: str, count: int) -> CheckedJSON:
                 elif n is not None and n not in dropped:
                     dropped.append(n)
             value["citations"] = list(dict.fromkeys(kept))
-            whole = value.get("answer") if isinstance(value.get("answer"), str) else ""
+            answer = value.get("answer")
+            whole = answer if isinstance(answer, str) else ""
             for n in kept:
                 claims.setdefault(n, [_MARKER.sub("", whole)])
     return CheckedJSON(json.dumps(value, ensure_ascii=False), used, dropped, claims)

@@ -170,6 +170,9 @@ class LimitsSettings(BaseModel):
     max_upload_mb: float = Field(50, gt=0, description="largest accepted file, in MiB")
     max_files_per_request: int = Field(20, ge=1, description="files accepted in one upload")
     max_question_chars: int = Field(4000, ge=10, description="longest accepted question")
+    max_pages: int = Field(
+        2000, ge=1, description="most pages accepted in one document (more: 422 too_many_pages)"
+    )
 
     @property
     def max_upload_bytes(self) -> int:

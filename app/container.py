@@ -95,6 +95,7 @@ def build_container(settings: Settings, *, embedder: Embedder | None = None) -> 
         chunk_overlap=settings.embedding.chunk_overlap,
         embed_batch_size=max(settings.embedding.batch_size, 32),
         on_change=lexical.mark_changed,
+        max_pages=settings.limits.max_pages,
     )
     retriever = HybridRetriever(
         embedder=embedder,

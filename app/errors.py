@@ -80,6 +80,11 @@ class ChatModelError(DocragError):
     code = "chat_model_error"
 
 
+class ModelNotFound(DocragError):
+    status_code = 404
+    code = "model_not_found"
+
+
 class ChatModelInvalidJSON(ChatModelError):
     code = "chat_model_invalid_json"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Iterator, Mapping, Sequence
 from contextlib import aclosing, contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from app.errors import (
     ChatModelError,
@@ -97,7 +97,7 @@ class ChatModel(Protocol):
 
     def astream(
         self, messages: Sequence[Message], params: GenerationParams
-    ) -> AsyncIterator[str | StreamEnd]:
+    ) -> AsyncGenerator[str | StreamEnd, None]:
         """Text deltas, then one StreamEnd. Closing the iterator closes the upstream request."""
         ...
 
@@ -180,10 +180,9 @@ class OpenAIChatModel:
             missing = params.n - len(choices)
             if missing <= 0:
                 break
+            request: dict[str, Any] = {**payload, **({"n": missing} if missing > 1 else {})}
             with translate_chat_errors(self.base_url):
-                result = self._llm.generate(
-                    [lc_messages], **payload, **({"n": missing} if missing > 1 else {})
-                )
+                result = self._llm.generate([lc_messages], **request)
             generations = result.generations[0]
             if not generations:
                 raise ChatModelError("the chat model sent a reply without any answer")
@@ -195,12 +194,13 @@ class OpenAIChatModel:
                 usage = usage + this if usage else this
             for generation in generations[:missing]:
                 info = generation.generation_info or {}
-                choices.append(Choice(_text_of(generation.message), info.get("finish_reason")))
+                message = getattr(generation, "message", generation)
+                choices.append(Choice(_text_of(message), info.get("finish_reason")))
         return Generation(choices=tuple(choices), model=model, usage=usage)
 
     async def astream(
         self, messages: Sequence[Message], params: GenerationParams
-    ) -> AsyncIterator[str | StreamEnd]:
+    ) -> AsyncGenerator[str | StreamEnd, None]:
         payload = self._payload(params)
         finish_reason: str | None = None
         usage: Usage | None = None
@@ -208,9 +208,8 @@ class OpenAIChatModel:
         with translate_chat_errors(self.base_url):
             # aclosing: when our consumer stops (a client disconnected), the upstream
             # stream is closed at once rather than whenever it is garbage-collected.
-            async with aclosing(
-                self._llm.astream(self._to_langchain(messages), stream_usage=True, **payload)
-            ) as chunks:
+            stream = self._llm.astream(self._to_langchain(messages), stream_usage=True, **payload)
+            async with aclosing(cast(AsyncGenerator[Any, None], stream)) as chunks:
                 async for chunk in chunks:
                     metadata = chunk.response_metadata or {}
                     finish_reason = metadata.get("finish_reason") or finish_reason

@@ -70,7 +70,11 @@ class SentenceTransformerEmbedder:
         return self._max_tokens
 
     def count_tokens(self, text: str) -> int:
-        return len(self._tokenizer.tokenize(text))
+        # verbose=False: counting a long text is fine, the tokenizer need not warn about it.
+        encoded = self._tokenizer(
+            text, add_special_tokens=False, return_attention_mask=False, verbose=False
+        )
+        return len(encoded["input_ids"])
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:

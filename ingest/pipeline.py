@@ -17,7 +17,7 @@ from ingest.catalog import DocumentCatalog, DocumentRecord, utcnow
 from ingest.embedding import Embedder
 from ingest.store import ChromaChunkStore, MetadataValue, StoredChunk
 from parsers.chunking import split_into_chunks
-from parsers.errors import NoExtractableText, ParseError
+from parsers.errors import NoExtractableText, ParseError, TooManyPages
 from parsers.registry import parse_document
 from parsers.types import Chunk, Page, ParsedDocument
 
@@ -93,6 +93,7 @@ class IngestPipeline:
         chunk_overlap: int,
         embed_batch_size: int = 64,
         on_change: Callable[[], None] | None = None,
+        max_pages: int | None = None,
     ) -> None:
         self._embedder = embedder
         self._store = store
@@ -110,6 +111,7 @@ class IngestPipeline:
         self._embed_batch_size = embed_batch_size
         # Tells indexes derived from the store (BM25) that chunks were added or removed.
         self._on_change = on_change or (lambda: None)
+        self._max_pages = max_pages  # None: no limit
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -141,7 +143,7 @@ class IngestPipeline:
                 self._remove(document_id)
 
             # Everything that can fail on the user's input happens before anything is written.
-            parsed = parse_document(data, filename)
+            parsed = self._parse(data, filename)
             chunks = self._chunk(parsed)
 
             now = utcnow()
@@ -174,6 +176,16 @@ class IngestPipeline:
                 self._remove(document_id)
                 raise
             return IngestResult(ready, created=True)
+
+    def _parse(self, data: bytes, filename: str) -> ParsedDocument:
+        parsed = parse_document(data, filename)
+        if self._max_pages is not None and len(parsed.pages) > self._max_pages:
+            raise TooManyPages(
+                f"'{filename}' has {len(parsed.pages)} pages; docrag accepts at most "
+                f"{self._max_pages} pages per document. Split it into smaller files, or raise "
+                "DOCRAG_LIMITS__MAX_PAGES."
+            )
+        return parsed
 
     def _chunk(self, parsed: ParsedDocument) -> list[Chunk]:
         chunks = split_into_chunks(
@@ -263,7 +275,7 @@ class IngestPipeline:
 
     def _prepare(self, index: int, item: IngestItem, sha256: str) -> _PreparedDocument:
         filename = safe_filename(item.filename)
-        parsed = parse_document(item.data, filename)
+        parsed = self._parse(item.data, filename)
         chunks = self._chunk(parsed)
         now = utcnow()
         record = DocumentRecord(

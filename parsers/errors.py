@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-SUPPORTED_TYPES = "PDF (.pdf), plain text (.txt) and Markdown (.md, .markdown)"
+SUPPORTED_TYPES = (
+    "PDF (.pdf), Word (.docx), HTML (.html, .htm), CSV (.csv), plain text (.txt) "
+    "and Markdown (.md, .markdown)"
+)
 
 
 class ParseError(Exception):
@@ -61,3 +64,10 @@ class NoExtractableText(ParseError):
 class EmptyDocument(ParseError):
     code = "empty_document"
     template = "{name} is empty: it has no content, or only whitespace."
+
+
+class TooManyPages(ParseError):
+    """More pages than the service accepts; raised after parsing, where the limit is known."""
+
+    code = "too_many_pages"
+    template = "{name} has more pages than docrag accepts. Split it into smaller files."

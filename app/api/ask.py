@@ -30,6 +30,7 @@ from app.schemas import (
     CitationPublic,
     ErrorResponse,
     GenerationRequest,
+    SamplingRequest,
     InCondition,
     TimingsPublic,
     UsagePublic,
@@ -72,22 +73,26 @@ def to_question(request: AskRequest, container: ContainerDep) -> Question:
 
 
 def to_generation_params(
-    gen: GenerationRequest | None, container: ContainerDep
+    gen: SamplingRequest | None,
+    container: ContainerDep,
+    *,
+    max_tokens: int | None = None,
 ) -> GenerationParams:
     if gen is None:
         return GenerationParams()
+    model = gen.model if isinstance(gen, GenerationRequest) else None
     allowed = container.settings.llm.allowed_models
-    if gen.model is not None and allowed and gen.model not in allowed:
+    if model is not None and allowed and model not in allowed:
         raise InvalidRequest(
-            f"generation.model: {gen.model!r} is not allowed here; choose one of "
+            f"generation.model: {model!r} is not allowed here; choose one of "
             f"{', '.join(allowed)} (DOCRAG_LLM__ALLOWED_MODELS)"
         )
     return GenerationParams(
         temperature=gen.temperature,
         top_p=gen.top_p,
-        max_tokens=gen.max_tokens,
+        max_tokens=gen.max_tokens or max_tokens,
         stop=tuple(gen.stop or ()),  # type: ignore[arg-type]
-        model=gen.model,
+        model=model,
         presence_penalty=gen.presence_penalty,
         frequency_penalty=gen.frequency_penalty,
         seed=gen.seed,

@@ -44,7 +44,7 @@ def test_answer_cites_the_right_page(loaded: tuple[Any, dict[str, Any]]) -> None
     assert f.PAGE_TWO_PHRASE in top["text"]
     markers = {int(n) for n in re.findall(r"\[(\d+)\]", body["answer"])}
     assert markers and markers <= {c["n"] for c in body["citations"]}
-    assert set(body["timings"]) == {"retrieve_ms", "rerank_ms", "generate_ms"}
+    assert set(body["timings"]) == {"retrieve_ms", "rerank_ms", "generate_ms", "condense_ms"}
     assert len(body["citations"]) <= 3
 
 

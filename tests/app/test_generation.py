@@ -49,7 +49,7 @@ class TestRealChatServer:
         usage = body["usage"]
         assert usage["prompt_tokens"] > 50 and usage["completion_tokens"] > 0
         assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
-        assert body["citations"][0]["filename"] == "notes.txt"
+        assert body["sources"][0]["filename"] == "notes.txt"
         markers = {int(n) for n in re.findall(r"\[(\d+)\]", body["answer"])}
         assert markers <= {c["n"] for c in body["citations"]}
         assert body["timings"]["generate_ms"] > 0
