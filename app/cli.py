@@ -49,7 +49,7 @@ def serve(
     )
 
 
-_SUPPORTED_SUFFIXES = {".pdf", ".txt", ".md", ".markdown"}
+_SUPPORTED_SUFFIXES = {".pdf", ".txt", ".md", ".markdown", ".html", ".htm", ".docx", ".csv"}
 
 
 def _collect(paths: list[Path]) -> list[Path]:
@@ -80,7 +80,11 @@ def ingest(
     files = _collect(paths)
     if not files:
         typer.secho(
-            "nothing to ingest: no PDF, .txt or .md files found", fg=typer.colors.RED, err=True
+            "nothing to ingest: no supported files found ("
+            + ", ".join(sorted(_SUPPORTED_SUFFIXES))
+            + ")",
+            fg=typer.colors.RED,
+            err=True,
         )
         raise typer.Exit(1)
     container = _container(settings)
@@ -248,6 +252,29 @@ def evaluate(
             json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
         )
         typer.echo(f"results written to {output}")
+
+
+@cli.command()
+def mcp(
+    http: Annotated[
+        bool, typer.Option("--http", help="serve streamable HTTP instead of stdio")
+    ] = False,
+    host: Annotated[str | None, typer.Option(help="address for --http (DOCRAG_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port for --http (DOCRAG_PORT)")] = None,
+) -> None:
+    """Serves the tools search_documents, ask and list_documents over MCP (stdio by default)."""
+    import logging
+
+    from app.mcp_server import build_mcp_server
+
+    settings = Settings()
+    # stdout carries the protocol on stdio: every log line goes to stderr.
+    logging.basicConfig(level=settings.log_level, stream=sys.stderr)
+    server = build_mcp_server(_container(settings))
+    if http:
+        server.run("streamable-http", host=host or settings.host, port=port or settings.port)
+    else:
+        server.run("stdio")
 
 
 def main() -> None:

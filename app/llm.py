@@ -205,20 +205,33 @@ class OpenAIChatModel:
         finish_reason: str | None = None
         usage: Usage | None = None
         model = self.name
-        with translate_chat_errors(self.base_url):
-            # aclosing: when our consumer stops (a client disconnected), the upstream
-            # stream is closed at once rather than whenever it is garbage-collected.
-            stream = self._llm.astream(self._to_langchain(messages), stream_usage=True, **payload)
-            async with aclosing(cast(AsyncGenerator[Any, None], stream)) as chunks:
-                async for chunk in chunks:
-                    metadata = chunk.response_metadata or {}
-                    finish_reason = metadata.get("finish_reason") or finish_reason
-                    model = str(metadata.get("model_name") or model)
-                    if chunk.usage_metadata:
-                        usage = _usage_from_langchain(chunk.usage_metadata)
-                    text = _text_of(chunk)
-                    if text:
-                        yield text
+        started = False
+        try:
+            with translate_chat_errors(self.base_url):
+                # aclosing: when our consumer stops (a client disconnected), the upstream
+                # stream is closed at once rather than whenever it is garbage-collected.
+                stream = self._llm.astream(
+                    self._to_langchain(messages), stream_usage=True, **payload
+                )
+                async with aclosing(cast(AsyncGenerator[Any, None], stream)) as chunks:
+                    async for chunk in chunks:
+                        started = True
+                        metadata = chunk.response_metadata or {}
+                        finish_reason = metadata.get("finish_reason") or finish_reason
+                        model = str(metadata.get("model_name") or model)
+                        if chunk.usage_metadata:
+                            usage = _usage_from_langchain(chunk.usage_metadata)
+                        text = _text_of(chunk)
+                        if text:
+                            yield text
+        except ChatModelUnavailable as exc:
+            if not started:
+                raise
+            # The openai client reports a connection lost mid-body as a connection error.
+            raise ChatModelError(
+                f"the chat model at {self.base_url or 'the OpenAI API'} broke off its answer "
+                "in the middle"
+            ) from exc
         yield StreamEnd(model=model, usage=usage, finish_reason=finish_reason)
 
 

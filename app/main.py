@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from app.api import ask, documents, health
+from app.api import ask, documents, health, openai_compat
 from app.config import Settings
 from app.container import build_container
 from app.deps import require_api_key
@@ -66,4 +66,5 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     app.include_router(health.router)
     app.include_router(documents.router, dependencies=protected)
     app.include_router(ask.router, dependencies=protected)
+    app.include_router(openai_compat.router, dependencies=protected)
     return app

@@ -7,6 +7,7 @@ from parsers.errors import (
     EncryptedDocument,
     NoExtractableText,
     ParseError,
+    TooManyPages,
     UnsupportedFileType,
 )
 from parsers.registry import SUPPORTED_TYPES, Parser, detect_parser, parse_document
@@ -24,6 +25,7 @@ __all__ = [
     "ParsedDocument",
     "Parser",
     "Section",
+    "TooManyPages",
     "UnsupportedFileType",
     "detect_parser",
     "parse_document",

@@ -23,6 +23,9 @@ logger = logging.getLogger(__name__)
 
 ZIP_MAGIC = b"PK\x03\x04"
 DOCUMENT_PART = "word/document.xml"
+CONTENT_TYPES_PART = "[Content_Types].xml"
+DOCUMENT_CONTENT_TYPE = b"wordprocessingml.document.main+xml"
+_MAX_CONTENT_TYPES_BYTES = 1024 * 1024
 # Word files compress well, but not a thousandfold: past this, unpacking is an attack.
 MAX_UNPACKED_BYTES = 256 * 1024 * 1024
 
@@ -57,7 +60,17 @@ def looks_like_docx(data: bytes) -> bool:
         return False
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            return DOCUMENT_PART in archive.namelist()
+            names = archive.namelist()
+            if DOCUMENT_PART in names:
+                return True
+            # Word sometimes names the main part differently (word/document2.xml); the
+            # content types say what it is.
+            if CONTENT_TYPES_PART not in names:
+                return False
+            info = archive.getinfo(CONTENT_TYPES_PART)
+            if info.file_size > _MAX_CONTENT_TYPES_BYTES:
+                return False
+            return DOCUMENT_CONTENT_TYPE in archive.read(info)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError):
         return DOCUMENT_PART.encode() in data
 

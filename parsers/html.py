@@ -36,6 +36,7 @@ _NOT_CONTENT = (
     "canvas",
     "svg",
     "dialog",
+    "title",
 )
 _NOT_CONTENT_ROLES = frozenset({"navigation", "banner", "contentinfo", "search", "complementary"})
 # A <header> or <footer> inside one of these belongs to that part of the page (an article's
@@ -73,9 +74,7 @@ _DECLARED_ALIASES = {
     "gb2312": "gb18030",
     "gbk": "gb18030",
 }
-_BLOCKS = frozenset(
-    {*_HEADINGS, *_LINE_BREAKING, *_PARAGRAPH_BREAKING, "table", "pre"} - {"br"}
-)
+_BLOCKS = frozenset({*_HEADINGS, *_LINE_BREAKING, *_PARAGRAPH_BREAKING, "table", "pre"} - {"br"})
 _MAX_HEADING_CHARS = 200
 _BLANK_LINES = re.compile(r"\n{3,}")
 _CELL_SEPARATOR = " | "
@@ -260,8 +259,8 @@ def _split_heading(tag: Tag) -> tuple[str, list[PageElement]]:
             break
     else:
         inline, rest = contents, []
-    text = " ".join(
-        " ".join(part.get_text(" ").split()) if isinstance(part, Tag) else " ".join(part.split())
+    text = "".join(
+        part.get_text() if isinstance(part, Tag) else str(part)
         for part in inline
         if not isinstance(part, PreformattedString)
     )

@@ -30,8 +30,8 @@ from app.schemas import (
     CitationPublic,
     ErrorResponse,
     GenerationRequest,
-    SamplingRequest,
     InCondition,
+    SamplingRequest,
     TimingsPublic,
     UsagePublic,
 )

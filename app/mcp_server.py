@@ -1,0 +1,127 @@
+"""docrag as an MCP server (official `mcp` SDK): the tools search_documents, ask and
+list_documents, over stdio (desktop clients) or streamable HTTP. `docrag mcp` runs it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from app.answering import Question
+from app.container import Container
+from app.errors import DocragError, DocumentNotFound
+from app.retrieval import Filters
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
+
+INSTRUCTIONS = (
+    "docrag answers questions from the user's own documents (PDF, text, Markdown). Use "
+    "search_documents to find passages (each with file name and page), ask for a cited answer, "
+    "list_documents to see what is stored and get document ids for filters."
+)
+
+
+def _filters(container: Container, document_ids: list[str] | None) -> Filters:
+    ids = tuple(dict.fromkeys(document_ids or ()))
+    if ids:
+        known = container.catalog.get_many(list(ids))
+        missing = [d for d in ids if d not in known]
+        if missing:
+            raise DocumentNotFound(", ".join(missing))
+    return Filters(document_ids=ids)
+
+
+def build_mcp_server(container: Container) -> MCPServer:
+    try:
+        from mcp.server.mcpserver import MCPServer
+        from mcp.server.mcpserver.exceptions import ToolError
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise ImportError("docrag mcp needs the MCP SDK: pip install mcp") from exc
+
+    from app.api.ask import to_response
+
+    server: MCPServer = MCPServer("docrag", instructions=INSTRUCTIONS)
+    settings = container.settings
+
+    @server.tool(
+        description="Searches the stored documents for passages relevant to a query. Returns "
+        "the best passages, numbered, with file name, page and similarity score; an empty "
+        "list when nothing relevant is stored."
+    )
+    def search_documents(
+        query: str, top_k: int = 5, document_ids: list[str] | None = None
+    ) -> dict[str, Any]:
+        try:
+            prepared = container.ask_service.prepare(
+                Question(
+                    text=query,
+                    top_k=max(1, min(top_k, 50)),
+                    filters=_filters(container, document_ids),
+                )
+            )
+        except DocragError as exc:
+            raise ToolError(exc.message) from exc
+        return {
+            "results": [
+                {
+                    "n": s.n,
+                    "document_id": s.hit.document_id,
+                    "filename": s.hit.filename,
+                    "page": s.hit.page_start,
+                    "text": s.text,
+                    "score": round(s.hit.score, 4),
+                }
+                for s in prepared.sources
+            ]
+        }
+
+    @server.tool(
+        description="Answers a question from the stored documents, citing them as [n]. Returns "
+        "the answer, whether it is grounded, and the cited sources with quotes."
+    )
+    def ask(
+        question: str,
+        top_k: int | None = None,
+        document_ids: list[str] | None = None,
+        history: list[dict[str, str]] | None = None,
+    ) -> dict[str, Any]:
+        from app.llm import Message
+
+        if len(question) > settings.limits.max_question_chars or not question.strip():
+            raise ToolError(f"question: give 1 to {settings.limits.max_question_chars} characters")
+        turns = tuple(
+            Message(t.get("role", "user"), t.get("content", ""))
+            for t in history or ()
+            if t.get("role") in ("user", "assistant")
+        )
+        try:
+            answer = container.ask_service.ask(
+                Question(
+                    text=question.strip(),
+                    top_k=max(1, min(top_k or settings.retrieval.top_k, 50)),
+                    filters=_filters(container, document_ids),
+                    history=turns,
+                )
+            )
+        except DocragError as exc:
+            raise ToolError(exc.message) from exc
+        body = to_response(answer).model_dump(mode="json", exclude={"sources", "choices"})
+        return body
+
+    @server.tool(description="Lists the stored documents (newest first) with their ids.")
+    def list_documents(limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        records, total = container.catalog.page(max(1, min(limit, 500)), max(0, offset))
+        return {
+            "total": total,
+            "documents": [
+                {
+                    "id": r.id,
+                    "filename": r.filename,
+                    "pages": r.pages,
+                    "chunks": r.chunks,
+                    "status": r.status,
+                }
+                for r in records
+            ],
+        }
+
+    return server
