@@ -9,7 +9,7 @@ import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 import anyio
 
@@ -45,7 +45,6 @@ from ingest.store import ChromaChunkStore
 NOT_FOUND_EN = "The documents do not contain an answer to this question."
 NOT_FOUND_ZH = "文档中没有找到这个问题的答案。"
 _CJK = re.compile(r"[\u3400-\u9fff]")
-_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +92,16 @@ class AnswerChoice:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentStep:
+    """One tool call of agent mode and what it returned (the numbers of the sources)."""
+
+    tool: str
+    arguments: dict[str, Any]
+    results: list[int]
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     answer: str
     grounded: bool
@@ -106,6 +115,7 @@ class Answer:
     dropped_citations: list[int] = field(default_factory=list)
     condensed_question: str | None = None
     choices: list[AnswerChoice] = field(default_factory=list)  # all n answers, first included
+    steps: list[AgentStep] = field(default_factory=list)  # agent mode: its tool calls
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,10 +208,10 @@ class AskService:
         self._condense_max_tokens = condense_max_tokens
 
     def is_relevant(self, hit: Hit) -> bool:
-        """The relevance gate, on scales that do not drift with the corpus: cosine similarity,
-        or the share of the question's terms the chunk contains (for hits that only BM25
-        finds, such as Chinese text under an English embedding model)."""
-        return hit.score >= self._min_score or hit.term_overlap >= self._min_term_overlap
+        """The relevance gate, on scales that do not drift with the corpus: cosine similarity
+        (discounted when the embedding model cannot read the question), or the share of the
+        question's terms the chunk contains."""
+        return hit.trusted_score >= self._min_score or hit.term_overlap >= self._min_term_overlap
 
     def select_sources(
         self, question: str, hits: Sequence[Hit], top_k: int, expand: int | None = None
@@ -295,11 +305,11 @@ class AskService:
             generation = self._chat_model.generate(
                 self.messages_for(prepared), prepared.question.generation
             )
-            return self._checked(
+            return self.checked_answer(
                 prepared, list(generation.choices), generation.model, generation.usage, start
             )
         text = self._extractive.answer(prepared.search_text, [s.hit for s in prepared.sources])
-        return self._checked(prepared, [Choice(text, None)], None, None, start)
+        return self.checked_answer(prepared, [Choice(text, None)], None, None, start)
 
     async def astream(self, prepared: PreparedQuestion) -> AsyncGenerator[StreamEvent, None]:
         """The answer as events: the sources first, then text deltas, then the checked answer.
@@ -330,7 +340,7 @@ class AskService:
                     parts.append(item)
                     yield TextDelta(item)
         choice = Choice("".join(parts), end.finish_reason)
-        yield Finished(self._checked(prepared, [choice], end.model, end.usage, start))
+        yield Finished(self.checked_answer(prepared, [choice], end.model, end.usage, start))
 
     def _not_found(self, prepared: PreparedQuestion) -> Answer:
         text = not_found_message(prepared.question.text)
@@ -349,7 +359,7 @@ class AskService:
             choices=[choice],
         )
 
-    def _checked(
+    def checked_answer(
         self,
         prepared: PreparedQuestion,
         choices: list[Choice],
@@ -357,6 +367,8 @@ class AskService:
         usage: Usage | None,
         start: float,
     ) -> Answer:
+        """The answer from the chat model's (or extractive) choices: each one's markers
+        checked against the prepared sources, its citations quoted; the first one on top."""
         checked = [
             self._check_choice(i, c, prepared.sources, prepared.question)
             for i, c in enumerate(choices)

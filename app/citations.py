@@ -63,7 +63,7 @@ def claims_by_source(answer: str) -> dict[int, list[str]]:
     claims: dict[int, list[str]] = {}
     for sentence in sentences:
         numbers = [int(x) for m in _MARKER.finditer(sentence) for x in re.split(r"\s*,\s*", m[1])]
-        plain = _MARKER.sub("", sentence).strip()
+        plain = re.sub(r"\s+([.,;:!?。，])", r"\1", _MARKER.sub("", sentence)).strip()
         for n in dict.fromkeys(numbers):
             claims.setdefault(n, []).append(plain)
     return claims

@@ -204,9 +204,8 @@ def evaluate(
 ) -> None:
     """Measures retrieval (nDCG@10, recall@10/100, MRR@10) on a BEIR-layout dataset.
 
-    The corpus is ingested once into a collection kept for later runs with the same embedding
-    model and chunking; then every query of the split goes through the retriever (and the
-    reranker, when one is configured)."""
+    The corpus is embedded once and kept for later runs with the same model and chunking.
+    """
     from app.errors import DocragError
     from app.evaluation import DatasetError, format_report
     from app.evaluation import evaluate as run_evaluation

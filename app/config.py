@@ -61,6 +61,12 @@ class RetrievalSettings(BaseModel):
     rrf_k: int = Field(60, ge=1, description="reciprocal rank fusion constant")
     dense_weight: float = Field(1.0, ge=0.0, description="weight of the dense ranking in fusion")
     lexical_weight: float = Field(1.0, ge=0.0, description="weight of the BM25 ranking in fusion")
+    dense_readability_power: float = Field(
+        4.0,
+        ge=0.0,
+        description="the dense side's weight (in fusion and in the relevance gate) is scaled by "
+        "(share of the question's tokens the embedding model knows) ** this; 0 = off",
+    )
     cjk_tokenizer: Literal["bigram", "jieba"] = Field(
         "bigram", description="BM25 words for Chinese/Japanese/Korean: character bigrams or jieba"
     )

@@ -106,6 +106,7 @@ def build_container(settings: Settings, *, embedder: Embedder | None = None) -> 
         rrf_k=retrieval.rrf_k,
         dense_weight=retrieval.dense_weight,
         lexical_weight=retrieval.lexical_weight,
+        readability_power=retrieval.dense_readability_power,
     )
     reranker: Reranker = NoReranker()
     if settings.rerank.model:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from app.config import Settings
-from app.retrieval import Hit
+from app.retrieval import Hit, select_mmr
 
 # Called with (stage, done, total); stages are "ingest" and "queries".
 EvalProgress = Callable[[str, int, int], None]
@@ -335,6 +335,7 @@ def evaluate(
     k = max(k, retrieval.candidates)
     retrieved: dict[str, list[str]] = {}
     final: dict[str, list[str]] = {}
+    reranked: dict[str, list[str]] = {}
     retrieve_ms: list[float] = []
     rerank_ms: list[float] = []
     started = time.perf_counter()
@@ -344,15 +345,17 @@ def evaluate(
         hits = container.retriever.retrieve(text, k, None)
         retrieve_ms.append((time.perf_counter() - t0) * 1000)
         retrieved[qid] = rank_passages(hits, passages)
+        head = hits[: retrieval.candidates]
         if rerank:
             t0 = time.perf_counter()
-            top = retrieval.candidates
-            head = container.reranker.rerank(text, hits[:top], top)
+            head = container.reranker.rerank(text, head, len(head))
             rerank_ms.append((time.perf_counter() - t0) * 1000)
-            # The reranker reorders the candidates; the rest keep their retrieval order.
-            final[qid] = rank_passages([*head, *hits[retrieval.candidates :]], passages)
-        else:
-            final[qid] = retrieved[qid]
+            reranked[qid] = rank_passages([*head, *hits[retrieval.candidates :]], passages)
+        if retrieval.mmr:
+            # MMR reorders the candidates as the answer path does; the rest keep their order.
+            head = select_mmr(head, len(head), retrieval.mmr_lambda)
+        # The candidates as the answer path orders them; the rest keep their retrieval order.
+        final[qid] = rank_passages([*head, *hits[retrieval.candidates :]], passages)
         if progress is not None:
             progress("queries", done, len(query_ids))
     query = QuerySummary(
@@ -366,7 +369,9 @@ def evaluate(
     )
     stages = {"retrieval": mean_metrics(retrieved, dataset.qrels)}
     if rerank:
-        stages["rerank"] = mean_metrics(final, dataset.qrels)
+        stages["rerank"] = mean_metrics(reranked, dataset.qrels)
+    if retrieval.mmr:
+        stages["mmr"] = mean_metrics(final, dataset.qrels)
     return EvalReport(
         dataset=dataset.name,
         path=str(dataset.path),
@@ -392,7 +397,7 @@ def evaluate(
         },
         ingest=ingest,
         query=query,
-        metrics=stages["rerank" if rerank else "retrieval"],
+        metrics=mean_metrics(final, dataset.qrels),
         stages=stages,
         per_query={
             qid: {

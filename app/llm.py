@@ -15,6 +15,7 @@ from app.errors import (
     ChatModelRateLimited,
     ChatModelTimeout,
     ChatModelUnavailable,
+    ToolsNotSupported,
 )
 from app.retrieval import Hit
 from ingest.embedding import Embedder
@@ -85,9 +86,36 @@ class StreamEnd:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A function the chat model may call: name, what it does, JSON schema of its arguments."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolReply:
+    text: str
+    tool_calls: tuple[ToolCall, ...]
+    model: str
+    usage: Usage | None
+    finish_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
-    role: str  # "system" | "user" | "assistant"
+    role: str  # "system" | "user" | "assistant" | "tool"
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()  # an assistant's calls
+    tool_call_id: str | None = None  # a tool result: the call it answers
 
 
 class ChatModel(Protocol):
@@ -99,6 +127,17 @@ class ChatModel(Protocol):
         self, messages: Sequence[Message], params: GenerationParams
     ) -> AsyncGenerator[str | StreamEnd, None]:
         """Text deltas, then one StreamEnd. Closing the iterator closes the upstream request."""
+        ...
+
+    def call_tools(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec],
+        params: GenerationParams,
+        tool_choice: str,
+    ) -> ToolReply:
+        """One turn with tools offered; tool_choice is "auto", "none" or a tool's name (which
+        forces that call)."""
         ...
 
 
@@ -163,10 +202,75 @@ class OpenAIChatModel:
 
     @staticmethod
     def _to_langchain(messages: Sequence[Message]) -> list[Any]:
-        from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+        from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
-        kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
-        return [kinds[m.role](content=m.content) for m in messages]
+        converted: list[Any] = []
+        for m in messages:
+            if m.role == "tool":
+                converted.append(ToolMessage(content=m.content, tool_call_id=m.tool_call_id or ""))
+            elif m.role == "assistant" and m.tool_calls:
+                calls = [
+                    {"id": c.id, "name": c.name, "args": c.arguments, "type": "tool_call"}
+                    for c in m.tool_calls
+                ]
+                # llama.cpp's server refuses the null content OpenAI allows beside tool calls
+                # (and LangChain sends null for ""): a blank keeps every server content.
+                converted.append(AIMessage(content=m.content or " ", tool_calls=calls))
+            else:
+                kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
+                converted.append(kinds[m.role](content=m.content))
+        return converted
+
+    def call_tools(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec],
+        params: GenerationParams,
+        tool_choice: str,
+    ) -> ToolReply:
+        specs = [
+            {
+                "type": "function",
+                "function": {
+                    "name": t.name,
+                    "description": t.description,
+                    "parameters": t.parameters,
+                },
+            }
+            for t in tools
+        ]
+        bound = self._llm.bind_tools(specs, tool_choice=tool_choice)
+        try:
+            with translate_chat_errors(self.base_url):
+                reply = bound.invoke(self._to_langchain(messages), **self._payload(params))
+        except ChatModelError as exc:
+            status = getattr(exc.__cause__, "status_code", None)
+            if status in (400, 404, 405, 422, 501):
+                raise ToolsNotSupported(
+                    f"the chat model {self.name} at {self.base_url or 'the OpenAI API'} refused "
+                    f"a request with tools (HTTP {status}); use the default mode, or a model "
+                    "and server with tool calling"
+                ) from exc
+            raise
+        calls = [
+            ToolCall(str(c.get("id") or f"call_{i}"), c["name"], dict(c.get("args") or {}))
+            for i, c in enumerate(getattr(reply, "tool_calls", None) or [])
+        ]
+        # Arguments that were not valid JSON: the call stands, with no arguments, so the
+        # loop can tell the model what went wrong.
+        calls += [
+            ToolCall(str(c.get("id") or f"bad_{i}"), str(c.get("name") or ""), {})
+            for i, c in enumerate(getattr(reply, "invalid_tool_calls", None) or [])
+        ]
+        metadata = reply.response_metadata or {}
+        usage_meta = getattr(reply, "usage_metadata", None)
+        return ToolReply(
+            text=_text_of(reply),
+            tool_calls=tuple(calls),
+            model=str(metadata.get("model_name") or self.name),
+            usage=_usage_from_langchain(usage_meta) if usage_meta else None,
+            finish_reason=metadata.get("finish_reason"),
+        )
 
     def generate(self, messages: Sequence[Message], params: GenerationParams) -> Generation:
         lc_messages = self._to_langchain(messages)

@@ -62,12 +62,19 @@ class Hit:
     heading: str | None
     score: float  # cosine similarity to the question, comparable across queries
     term_overlap: float = 0.0  # share of the question's terms found in the chunk
+    # How far the embedding model can read the question (1 = every token known): a cosine
+    # computed on a question the model cannot read means nothing.
+    dense_trust: float = 1.0
     fused_score: float = 0.0  # position in the fused ranking (higher is better)
     rerank_score: float | None = None
     vector: tuple[float, ...] | None = field(default=None, repr=False, compare=False)
 
     def reranked(self, score: float) -> Hit:
         return replace(self, rerank_score=score)
+
+    @property
+    def trusted_score(self) -> float:
+        return self.score * self.dense_trust
 
     @property
     def relevance(self) -> float:
@@ -119,6 +126,7 @@ class HybridRetriever:
         rrf_k: int = 60,
         dense_weight: float = 1.0,
         lexical_weight: float = 1.0,
+        readability_power: float = 4.0,
     ) -> None:
         if mode != "dense" and lexical is None:
             raise ValueError(f"retrieval mode {mode!r} needs a lexical index")
@@ -129,8 +137,9 @@ class HybridRetriever:
         self.mode = mode
         self._rrf_k = rrf_k
         self._weights = (dense_weight, lexical_weight)
-        self._coverage: Callable[[str, str], float] = (
-            lexical.term_overlap if lexical is not None else lambda q, t: 0.0
+        self._readability_power = readability_power
+        self._coverage: Callable[[str, str, str], float] = (
+            lexical.term_overlap if lexical is not None else lambda q, t, c: 0.0
         )
 
     def retrieve(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
@@ -170,7 +179,12 @@ class HybridRetriever:
             score = _dot(vector, chunk_vector) if chunk_vector is not None else 0.0
             found[chunk_id] = hit_from_chunk(chunk, score, chunk_vector)
 
+        # The dense side has nothing to say about what its model cannot read; scaling its
+        # weight keeps it from drowning BM25 on, say, Chinese under an English-only model.
+        trust = self._embedder.known_token_share(query) ** self._readability_power
         dense_weight, lexical_weight = self._weights
+        if self.mode == "hybrid":
+            dense_weight *= trust
         fused = fuse_rankings(
             [
                 ([s.chunk.id for s in dense], dense_weight if self.mode != "lexical" else 0.0),
@@ -182,7 +196,8 @@ class HybridRetriever:
             replace(
                 found[chunk_id],
                 fused_score=score,
-                term_overlap=self._coverage(query, found[chunk_id].text),
+                term_overlap=self._coverage(query, found[chunk_id].text, chunk_id),
+                dense_trust=trust,
             )
             for chunk_id, score in fused
             if chunk_id in found
@@ -203,23 +218,23 @@ def select_mmr(hits: Sequence[Hit], k: int, lambda_: float) -> list[Hit]:
     similar to those already picked, so near-duplicate chunks do not crowd out the rest."""
     if len(hits) <= 1 or any(h.vector is None for h in hits):
         return list(hits[:k])
-    relevances = [h.relevance for h in hits]
-    low, high = min(relevances), max(relevances)
-    span = (high - low) or 1.0
-    normalised = [(r - low) / span for r in relevances]
+    import numpy as np
+
+    relevance = np.array([h.relevance for h in hits], dtype=np.float32)
+    span = float(relevance.max() - relevance.min()) or 1.0
+    relevance = (relevance - relevance.min()) / span
+    vectors = np.array([h.vector for h in hits], dtype=np.float32)
+    similarity = vectors @ vectors.T  # the vectors are normalised: cosine
     chosen: list[int] = []
-    remaining = list(range(len(hits)))
-    while remaining and len(chosen) < k:
-
-        def gain(i: int) -> float:
-            redundancy = max(
-                (_dot(hits[i].vector or (), hits[j].vector or ()) for j in chosen), default=0.0
-            )
-            return lambda_ * normalised[i] - (1 - lambda_) * redundancy
-
-        best = max(remaining, key=gain)
+    redundancy = np.zeros(len(hits), dtype=np.float32)
+    available = np.ones(len(hits), dtype=bool)
+    for _ in range(min(k, len(hits))):
+        gain = lambda_ * relevance - (1 - lambda_) * redundancy
+        gain[~available] = -np.inf
+        best = int(np.argmax(gain))
         chosen.append(best)
-        remaining.remove(best)
+        available[best] = False
+        redundancy = np.maximum(redundancy, similarity[best])
     return [hits[i] for i in chosen]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -167,6 +167,11 @@ class AskRequest(BaseModel):
         description="answer with Server-Sent Events: `citations`, then `delta`s, then `done` "
         "(or `error`)",
     )
+    mode: Literal["rag", "agent"] = Field(
+        "rag",
+        description="rag: search, then answer; agent: the chat model searches with a "
+        "search_documents tool (up to DOCRAG_LLM__AGENT_MAX_STEPS times), then answers",
+    )
 
     @field_validator("question")
     @classmethod
@@ -179,6 +184,10 @@ class AskRequest(BaseModel):
     def _one_streamed_answer(self) -> Self:
         if self.stream and self.generation is not None and self.generation.n > 1:
             raise ValueError("generation.n: several answers cannot be streamed; use n=1")
+        if self.mode == "agent" and (
+            self.stream or (self.generation is not None and self.generation.n > 1)
+        ):
+            raise ValueError("mode: agent answers are not streamed and have n=1")
         return self
 
 
@@ -221,6 +230,13 @@ class ChoicePublic(BaseModel):
     finish_reason: str | None
 
 
+class AgentStepPublic(BaseModel):
+    tool: str = Field(description="the tool the chat model called")
+    arguments: dict[str, Any] = Field(description="the arguments it gave")
+    results: list[int] = Field(description="the numbers of the sources the call returned")
+    error: str | None = Field(None, description="why the call was refused")
+
+
 class AskResponse(BaseModel):
     answer: str = Field(
         description="the answer, citing sources as [n] (markers pointing at no source removed)"
@@ -248,6 +264,9 @@ class AskResponse(BaseModel):
     finish_reason: str | None = None
     choices: list[ChoicePublic] | None = Field(
         None, description="with generation.n > 1: every answer (the first is also above)"
+    )
+    steps: list[AgentStepPublic] | None = Field(
+        None, description="agent mode: every tool call, in order, with what it returned"
     )
 
 

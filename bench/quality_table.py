@@ -49,6 +49,12 @@ def ingest_cell(ingest: dict[str, Any]) -> str:
     )
 
 
+def model_label(model: str) -> str:
+    """A hub id as it is; a local directory by its last two parts, not the whole path."""
+    path = Path(model)
+    return "/".join(path.parts[-2:]) if path.is_absolute() else model
+
+
 def render(reports: list[dict[str, Any]]) -> str:
     reports = sorted(
         reports,
@@ -73,6 +79,8 @@ def render(reports: list[dict[str, Any]]) -> str:
     notes = []
     for key, label in SHARED_CONFIG:
         values = sorted({str(r["config"].get(key)) for r in reports})
+        if key == "embedding_model":
+            values = [model_label(v) for v in values]
         notes.append(f"{label} {' / '.join(values)}")
     lines += ["", "Configuration: " + "; ".join(notes) + "."]
     lines.append(

@@ -25,6 +25,11 @@ class Embedder(Protocol):
 
     def count_tokens(self, text: str) -> int: ...
 
+    def known_token_share(self, text: str) -> float:
+        """The share of the text's tokens the model has in its vocabulary: a model cannot
+        match what it cannot read (Chinese under an English-only model)."""
+        ...
+
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]: ...
 
     def embed_query(self, text: str) -> list[float]: ...
@@ -75,6 +80,15 @@ class SentenceTransformerEmbedder:
             text, add_special_tokens=False, return_attention_mask=False, verbose=False
         )
         return len(encoded["input_ids"])
+
+    def known_token_share(self, text: str) -> float:
+        ids = self._tokenizer(
+            text, add_special_tokens=False, return_attention_mask=False, verbose=False
+        )["input_ids"]
+        unknown = self._tokenizer.unk_token_id
+        if not ids or unknown is None:
+            return 1.0
+        return 1.0 - sum(1 for i in ids if i == unknown) / len(ids)
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:

@@ -257,13 +257,15 @@ class BM25Index:
         best = best[np.argsort(-scores[best], kind="stable")]
         return [LexicalHit(ids[i], float(scores[i])) for i in best]
 
-    def term_overlap(self, query: str, text: str) -> float:
+    def term_overlap(self, query: str, text: str, chunk_id: str | None = None) -> float:
         """The share of the question's distinctive terms that the text contains. Single CJK
         characters are left out: common ones (的, 是) would match almost any Chinese text."""
         wanted = {t for t in self._tokenize(query) if len(t) > 1 or not has_cjk(t)}
         if not wanted:
             return 0.0
-        return len(wanted & set(self._tokenize(text))) / len(wanted)
+        cached = self._tokens.get(chunk_id) if chunk_id is not None else None
+        tokens = cached if cached is not None else self._tokenize(text)
+        return len(wanted.intersection(tokens)) / len(wanted)
 
     def size(self) -> int:
         self._ensure_fresh()

@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse, format_sse_event
 
+from app.agent import DocumentAgent
 from app.answering import (
     Answer,
     AskService,
@@ -24,6 +25,7 @@ from app.errors import DocragError, DocumentNotFound, InvalidRequest, error_body
 from app.llm import GenerationParams, Message, Usage
 from app.retrieval import Filters
 from app.schemas import (
+    AgentStepPublic,
     AskRequest,
     AskResponse,
     ChoicePublic,
@@ -157,6 +159,12 @@ def to_response(answer: Answer) -> AskResponse:
         ]
         if len(answer.choices) > 1
         else None,
+        steps=[
+            AgentStepPublic(tool=s.tool, arguments=s.arguments, results=s.results, error=s.error)
+            for s in answer.steps
+        ]
+        if answer.steps
+        else None,
     )
 
 
@@ -188,7 +196,13 @@ async def ask_events(service: AskService, prepared: PreparedQuestion) -> AsyncIt
                 else:
                     yield sse("done", to_response(event.answer).model_dump(mode="json"))
     except DocragError as exc:
-        yield sse("error", {**error_body(exc.code, exc.message), "status": exc.status_code})
+        failure: dict[str, object] = {
+            **error_body(exc.code, exc.message),
+            "status": exc.status_code,
+        }
+        if "Retry-After" in exc.headers:
+            failure["retry_after"] = exc.headers["Retry-After"]
+        yield sse("error", failure)
     except Exception:
         logger.exception("unexpected error while streaming an answer")
         yield sse(
@@ -201,6 +215,7 @@ async def ask_events(service: AskService, prepared: PreparedQuestion) -> AsyncIt
     "/ask",
     response_model=AskResponse,
     responses={
+        400: {"model": ErrorResponse, "description": "agent mode without tool calling"},
         404: {"model": ErrorResponse, "description": "a document id in the filter is unknown"},
         429: {"model": ErrorResponse, "description": "the chat model is rate-limiting"},
         502: {"model": ErrorResponse, "description": "the chat model failed"},
@@ -219,6 +234,10 @@ async def ask(request: AskRequest, container: ContainerDep) -> Response:
     `"stream": true`."""
     question = await run_in_threadpool(to_question, request, container)
     service = container.ask_service
+    if request.mode == "agent":
+        agent = DocumentAgent(service, container.chat_model, container.settings.llm.agent_max_steps)
+        answer = await run_in_threadpool(agent.run, question)
+        return JSONResponse(to_response(answer).model_dump(mode="json"))
     if not request.stream:
         answer = await run_in_threadpool(service.ask, question)
         return JSONResponse(to_response(answer).model_dump(mode="json"))

@@ -39,7 +39,7 @@ def test_markers_are_checked(answer: str, text: str, used: list[int], dropped: l
 
 def test_claims_follow_the_sentence_that_cites() -> None:
     claims = claims_by_source("It opens in March [1]. The budget is forty thousand. [2] Fine.")
-    assert claims == {1: ["It opens in March ."], 2: ["The budget is forty thousand."]}
+    assert claims == {1: ["It opens in March."], 2: ["The budget is forty thousand."]}
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,7 @@ from app.evaluation import (
 )
 from app.retrieval import Hit
 
+TIDES = ("Tides", "Ocean tides are caused by the gravitational pull of the Moon.")
 PASSAGES = {
     "p-angler": (
         "Anglerfish",
@@ -53,16 +54,13 @@ PASSAGES = {
         "Honey bees",
         "Honey bees communicate the direction of flowers with a waggle dance.",
     ),
-    "p-tides": ("Tides", "Ocean tides are caused by the gravitational pull of the Moon."),
+    "p-tides": TIDES,
     "p-violin": ("Violins", "A violin has four strings tuned in fifths: G, D, A and E."),
     "p-copper": ("Copper", "Copper is an excellent conductor of electricity and heat."),
     "p-penguin": ("Penguins", "Emperor penguins breed during the Antarctic winter on sea ice."),
     "p-rust": ("Rust", "Iron rusts when it reacts with oxygen and water to form iron oxide."),
     # The same text twice: one docrag document standing for two corpus ids.
-    "p-tides-copy": (
-        "Tides",
-        "Ocean tides are caused mainly by the gravitational pull of the Moon.",
-    ),
+    "p-tides-copy": TIDES,
     "p-empty": ("", ""),  # nothing to index: reported as failed, the run goes on
 }
 QUERIES = {

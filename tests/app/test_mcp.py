@@ -88,3 +88,40 @@ def test_docrag_mcp_over_stdio(tmp_path: Path, minilm_path: str) -> None:
             assert listed["total"] == 1
 
     anyio.run(session)
+
+
+@pytest.mark.integration
+def test_docrag_mcp_over_streamable_http(tmp_path: Path, minilm_path: str) -> None:
+    import httpx
+
+    from tests.conftest import free_port, wait_until
+
+    port = free_port()
+    env = {
+        "DOCRAG_DATA_DIR": str(tmp_path / "data"),
+        "DOCRAG_EMBEDDING__MODEL": minilm_path,
+        "HF_HUB_OFFLINE": "1",
+        "PATH": str(Path(sys.executable).parent),
+    }
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "docrag"), "mcp", "--http", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/mcp"
+    try:
+        wait_until(lambda: httpx.get(url, timeout=2).status_code < 500, 90, "docrag mcp", proc)
+
+        async def session() -> None:
+            async with mcp.Client(url) as client:
+                tools = {t.name for t in (await client.list_tools()).tools}
+                assert tools == {"search_documents", "ask", "list_documents"}
+                listed = structured(await client.call_tool("list_documents", {}))
+                assert listed["total"] == 0
+
+        anyio.run(session)
+    finally:
+        proc.terminate()
+        proc.wait(15)

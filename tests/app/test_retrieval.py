@@ -137,3 +137,16 @@ def test_bad_filters_are_422(client: Any) -> None:
     ):
         response = client.post("/ask", json={"question": "q", **payload})
         assert response.status_code == 422, payload
+
+
+def test_unrelated_chinese_question_is_not_grounded_by_an_unreadable_cosine(client: Any) -> None:
+    # all-MiniLM-L6-v2 reads no Chinese: its cosines between Chinese texts are high and
+    # meaningless, so they must not let an unrelated question through the gate.
+    client.post("/documents", files=[("files", ("长江.txt", f.GBK_TEXT.read_bytes()))])
+    body = ask(client, "量子计算机的发明者是谁？")
+    assert body["grounded"] is False and body["citations"] == []
+
+
+def test_the_embedder_knows_which_tokens_it_can_read(embedder: Any) -> None:
+    assert embedder.known_token_share("What is the main purpose of the dam?") == 1.0
+    assert embedder.known_token_share("三峡工程的主要作用是什么？") < 0.5

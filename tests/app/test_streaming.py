@@ -150,6 +150,8 @@ def test_errors_after_the_stream_started_arrive_as_an_error_event(
     assert "done" not in names(events)
     error = events[-1][1]
     assert error["status"] == status and error["error"]["code"] == code
+    if status == 429:
+        assert error["retry_after"] == "7"
     deltas = "".join(d["text"] for n, d in events if n == "delta")
     assert deltas in ("", "It opens", "It opens in")  # what arrived before the failure
 
