@@ -104,8 +104,8 @@ def upload_documents(
     ] = None,
 ) -> JSONResponse:
     """Uploads files (PDF, .txt, .md, .html, .docx, .csv). Each file succeeds or fails on its
-    own: `201` when at least one new document was stored, `200` when every file was already stored, and the
-    status of the first error when no file could be stored."""
+    own: `201` when at least one new document was stored, `200` when every file was already
+    stored, and the status of the first error when no file could be stored."""
     limits = container.settings.limits
     if not files:
         raise InvalidRequest(

@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import mcp  # noqa: F401 - a dependency of docrag; a missing SDK must fail, not skip
 import pytest
 
 from tests.app.test_generation import NOTES, QUESTION
-
-mcp = pytest.importorskip("mcp")
 
 
 def structured(result: Any) -> Any:
