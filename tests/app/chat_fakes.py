@@ -8,15 +8,12 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from http.server import BaseHTTPRequestHandler
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 
-from tests.app.test_generation import FakeChatServer, good_completion, reply
 from tests.conftest import free_port, wait_until
-
-__all__ = ["FakeChatServer", "good_completion", "reply"]
 
 Behaviour = Callable[[BaseHTTPRequestHandler], None]
 
@@ -186,3 +183,45 @@ def live_server(app: Any) -> Iterator[LiveServer]:
         yield server
     finally:
         server.close()
+
+
+class FakeChatServer:
+    """An OpenAI-compatible endpoint that misbehaves on demand (fault injection only)."""
+
+    def __init__(self) -> None:
+        self.behaviour: Callable[[BaseHTTPRequestHandler], None] = lambda h: None
+        self.requests: list[dict[str, Any]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("content-length", 0))
+                outer.requests.append(json.loads(self.rfile.read(length) or b"{}"))
+                outer.behaviour(self)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def reply(status: int, body: bytes, headers: dict[str, str] | None = None) -> Callable[[Any], None]:
+    def send(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(status)
+        handler.send_header("content-type", "application/json")
+        for key, value in (headers or {}).items():
+            handler.send_header(key, value)
+        handler.send_header("content-length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    return send
+
+
+def good_completion(content: str) -> bytes:
+    return completion(content)

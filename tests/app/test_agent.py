@@ -4,7 +4,6 @@ bounded number of times, then answers; every call is returned in `steps`."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -69,13 +68,6 @@ def test_real_server_searches_then_answers(make_client: Any, llm_server: str) ->
     assert body["sources"][0]["filename"] == "notes.txt"
     assert body["grounded"] == bool(body["citations"])
     assert body["usage"]["total_tokens"] > 0
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeChatServer]:
-    server = FakeChatServer()
-    yield server
-    server.close()
 
 
 @pytest.fixture

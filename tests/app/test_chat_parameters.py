@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -59,13 +58,6 @@ class TestRealServer:
     def test_penalties_are_accepted_by_a_real_server(self, real: Any) -> None:
         response = ask(real, presence_penalty=0.5, frequency_penalty=0.5, max_tokens=6)
         assert response.status_code == 200, response.text
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeChatServer]:
-    server = FakeChatServer()
-    yield server
-    server.close()
 
 
 @pytest.fixture

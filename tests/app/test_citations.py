@@ -3,7 +3,6 @@ as citations, each with the span of its chunk that supports the sentence citing 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -66,13 +65,6 @@ def test_json_answers_are_checked_in_text_and_list() -> None:
     assert checked.text == '{"answer": "March [1].", "citations": [1, 2]}'
     other = check_json_answer('{"name": "aurora"}', 2)
     assert other.used == [] and other.text == '{"name": "aurora"}'
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeChatServer]:
-    server = FakeChatServer()
-    yield server
-    server.close()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ model before retrieval; the history is trimmed to a token budget."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -39,13 +38,6 @@ def test_real_server_condenses_a_follow_up(make_client: Any, llm_server: str) ->
     assert "\n" not in condensed
     assert body["timings"]["condense_ms"] > 0
     assert body["mode"] == "generative"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeChatServer]:
-    server = FakeChatServer()
-    yield server
-    server.close()
 
 
 @pytest.fixture

@@ -4,16 +4,14 @@ docrag does with its replies, never whether the answers are right."""
 
 from __future__ import annotations
 
-import json
 import re
-import threading
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 
+from tests.app.chat_fakes import FakeChatServer, good_completion, reply
 from tests.conftest import free_port
 
 NOTES = (
@@ -100,70 +98,6 @@ def test_nothing_relevant_means_the_chat_model_is_not_called(make_client: Any) -
     response = client.post("/ask", json={"question": "Who painted the Mona Lisa in Florence?"})
     assert response.status_code == 200
     assert response.json()["grounded"] is False and response.json()["usage"] is None
-
-
-class FakeChatServer:
-    """An OpenAI-compatible endpoint that misbehaves on demand (fault injection only)."""
-
-    def __init__(self) -> None:
-        self.behaviour: Callable[[BaseHTTPRequestHandler], None] = lambda h: None
-        self.requests: list[dict[str, Any]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                length = int(self.headers.get("content-length", 0))
-                outer.requests.append(json.loads(self.rfile.read(length) or b"{}"))
-                outer.behaviour(self)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-
-
-def reply(status: int, body: bytes, headers: dict[str, str] | None = None) -> Callable[[Any], None]:
-    def send(handler: BaseHTTPRequestHandler) -> None:
-        handler.send_response(status)
-        handler.send_header("content-type", "application/json")
-        for key, value in (headers or {}).items():
-            handler.send_header(key, value)
-        handler.send_header("content-length", str(len(body)))
-        handler.end_headers()
-        handler.wfile.write(body)
-
-    return send
-
-
-def good_completion(content: str) -> bytes:
-    return json.dumps(
-        {
-            "id": "x",
-            "object": "chat.completion",
-            "created": 0,
-            "model": "fake",
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": content},
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-        }
-    ).encode()
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeChatServer]:
-    server = FakeChatServer()
-    yield server
-    server.close()
 
 
 @pytest.fixture

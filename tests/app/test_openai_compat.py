@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -87,13 +86,6 @@ class TestRealServer:
         last_extras: Any = finish[0].docrag  # type: ignore[attr-defined]
         assert set(last_extras) >= {"grounded", "citations", "dropped_citations", "answer"}
         assert chunks[-1].choices == []  # the usage chunk (null: llama.cpp streams none)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeChatServer]:
-    server = FakeChatServer()
-    yield server
-    server.close()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ errors after the start as an `error` event; a client that goes away stops the ge
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -92,13 +91,6 @@ def fake_client(make_client: Any, fake: FakeChatServer) -> Any:
     client = make_client(**llm_settings(fake.url, timeout_s=1.0))
     client.post("/documents", files=[("files", ("notes.txt", NOTES))])
     return client
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeChatServer]:
-    server = FakeChatServer()
-    yield server
-    server.close()
 
 
 def test_stream_request_and_checked_done_event(fake_client: Any, fake: FakeChatServer) -> None:
