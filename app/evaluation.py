@@ -386,6 +386,8 @@ def evaluate(
             "dense_weight": retrieval.dense_weight,
             "lexical_weight": retrieval.lexical_weight,
             "rrf_k": retrieval.rrf_k,
+            "cjk_tokenizer": retrieval.cjk_tokenizer,
+            "dense_readability_power": retrieval.dense_readability_power,
             "candidates": retrieval.candidates,
             "mmr": retrieval.mmr,
             "mmr_lambda": retrieval.mmr_lambda,

@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol
 from ingest.catalog import DocumentCatalog
 from ingest.embedding import Embedder
 from ingest.lexical import BM25Index, fuse_rankings
+from ingest.pipeline import chunk_generation, sibling_chunk_id
 from ingest.store import ChromaChunkStore, StoredChunk
 
 RetrievalMode = Literal["hybrid", "dense", "lexical"]
@@ -109,7 +110,9 @@ class Retriever(Protocol):
 
 
 def _dot(a: Sequence[float], b: Sequence[float]) -> float:
-    return float(sum(x * y for x, y in zip(a, b, strict=True)))
+    import numpy as np
+
+    return float(np.dot(np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)))
 
 
 class HybridRetriever:
@@ -205,11 +208,15 @@ class HybridRetriever:
         return hits, exhausted
 
     def _only_ready(self, hits: Sequence[Hit]) -> list[Hit]:
+        # One read of the records decides for every hit: while a replace switches a document
+        # to its next generation, a question sees the old chunks or the new, never both.
         records = self._catalog.get_many([h.document_id for h in hits])
         return [
             h
             for h in hits
-            if (record := records.get(h.document_id)) is not None and record.status == "ready"
+            if (record := records.get(h.document_id)) is not None
+            and record.status == "ready"
+            and chunk_generation(h.chunk_id) == record.generation
         ]
 
 
@@ -253,7 +260,7 @@ def expand_neighbors(hits: Sequence[Hit], store: ChromaChunkStore, n: int) -> li
     if n <= 0 or not hits:
         return list(hits)
     wanted = [
-        f"{h.document_id}:{o}"
+        sibling_chunk_id(h.chunk_id, o)
         for h in hits
         for o in range(h.ordinal - n, h.ordinal + n + 1)
         if o >= 0 and o != h.ordinal
@@ -261,9 +268,12 @@ def expand_neighbors(hits: Sequence[Hit], store: ChromaChunkStore, n: int) -> li
     neighbours = {cid: chunk for cid, (chunk, _) in store.get_by_ids(wanted).items()}
     widened = []
     for h in hits:
-        before = [neighbours.get(f"{h.document_id}:{o}") for o in range(h.ordinal - n, h.ordinal)]
+        before = [
+            neighbours.get(sibling_chunk_id(h.chunk_id, o)) for o in range(h.ordinal - n, h.ordinal)
+        ]
         after = [
-            neighbours.get(f"{h.document_id}:{o}") for o in range(h.ordinal + 1, h.ordinal + n + 1)
+            neighbours.get(sibling_chunk_id(h.chunk_id, o))
+            for o in range(h.ordinal + 1, h.ordinal + n + 1)
         ]
         text, pages = h.text, [p for p in (h.page_start, h.page_end) if p is not None]
         for chunk in reversed([c for c in before if c is not None]):

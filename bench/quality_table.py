@@ -31,6 +31,8 @@ def mode_label(config: dict[str, Any]) -> str:
     label = str(config["retrieval_mode"])
     if config.get("mmr"):
         label += "+mmr"
+    if config.get("cjk_tokenizer", "bigram") != "bigram" and config["retrieval_mode"] != "dense":
+        label += f" ({config['cjk_tokenizer']})"
     if config.get("reranker"):
         label += " + rerank"
     return label

@@ -74,8 +74,7 @@ class Tokenizer:
     def _cjk_tokens(self, run: str) -> list[str]:
         if self._jieba is not None:
             return [w for w in self._jieba.lcut(run) if w.strip()]
-        chars = list(run)
-        return chars + [run[i : i + 2] for i in range(len(run) - 1)]
+        return list(run) + [run[i : i + 2] for i in range(len(run) - 1)]
 
 
 def has_cjk(text: str) -> bool:
