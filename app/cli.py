@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -71,8 +72,27 @@ def _collect(paths: list[Path]) -> list[Path]:
 @cli.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="files and folders (searched recursively)")],
+    server: Annotated[
+        str | None,
+        typer.Option(
+            help="upload to this running docrag (e.g. http://localhost:8000) instead of "
+            "writing to the local index"
+        ),
+    ] = None,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait/--no-wait",
+            help="with --server: --no-wait queues a background job per file and prints its id",
+        ),
+    ] = True,
+    api_key: Annotated[
+        str | None,
+        typer.Option(envvar="DOCRAG_API_KEY", help="with --server: the server's API key"),
+    ] = None,
 ) -> None:
-    """Adds files to the index, with a progress bar and a summary."""
+    """Adds files to the index, with a progress bar (pages and chunks per second) and a
+    summary."""
     from app.errors import from_parse_error
     from parsers.errors import ParseError
 
@@ -87,12 +107,22 @@ def ingest(
             err=True,
         )
         raise typer.Exit(1)
+    if server is not None:
+        _ingest_over_http(files, server.rstrip("/"), wait=wait, api_key=api_key)
+        return
+    if not wait:
+        typer.secho("--no-wait needs --server: only a running server has job workers", err=True)
+        raise typer.Exit(2)
     container = _container(settings)
     added = existing = failed = chunks = pages = 0
     limit = settings.limits.max_upload_bytes
+    started = time.monotonic()
     with tqdm(files, unit="file", desc="ingesting", file=sys.stderr) as bar:
         for path in bar:
-            bar.set_postfix_str(path.name[:40])
+            elapsed = max(time.monotonic() - started, 1e-9)
+            bar.set_postfix_str(
+                f"{pages / elapsed:.1f} pages/s, {chunks / elapsed:.1f} chunks/s, {path.name[:30]}"
+            )
             try:
                 if path.stat().st_size > limit:
                     raise ValueError(f"larger than the {settings.limits.max_upload_mb:g} MiB limit")
@@ -116,6 +146,62 @@ def ingest(
         f"{existing} already stored, {failed} failed"
     )
     if failed and not (added or existing):
+        raise typer.Exit(1)
+
+
+def _ingest_over_http(files: list[Path], server: str, *, wait: bool, api_key: str | None) -> None:
+    import httpx
+
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    added = existing = queued = failed = chunks = pages = 0
+    started = time.monotonic()
+    try:
+        with (
+            httpx.Client(base_url=server, headers=headers, timeout=None) as http,
+            tqdm(files, unit="file", desc="uploading", file=sys.stderr) as bar,
+        ):
+            for path in bar:
+                elapsed = max(time.monotonic() - started, 1e-9)
+                bar.set_postfix_str(
+                    f"{pages / elapsed:.1f} pages/s, {chunks / elapsed:.1f} chunks/s, "
+                    f"{path.name[:30]}"
+                )
+                response = http.post(
+                    "/documents",
+                    files=[("files", (path.name, path.read_bytes()))],
+                    params={"wait": "true" if wait else "false"},
+                )
+                if response.status_code == 401:
+                    typer.secho(
+                        "error: the server wants an API key (--api-key or DOCRAG_API_KEY)", err=True
+                    )
+                    raise typer.Exit(2)
+                body = response.json()
+                errors = body.get("errors") or ([body["error"]] if "error" in body else [])
+                for error in errors:
+                    failed += 1
+                    tqdm.write(f"failed {path}: {error['message']}", file=sys.stderr)
+                for job in body.get("jobs", []):
+                    queued += 1
+                    tqdm.write(f"queued {path}: job {job['id']} ({job['status']})")
+                for document in body.get("documents", []):
+                    if response.status_code == 201:
+                        added += 1
+                        chunks += document["chunks"]
+                        pages += document["pages"]
+                    else:
+                        existing += 1
+    except httpx.HTTPError as e:
+        typer.secho(f"error: cannot reach {server}: {e}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from e
+    if queued:
+        typer.echo(f"{queued} queued (follow them with GET {server}/jobs/<id>), {failed} failed")
+    else:
+        typer.echo(
+            f"{added} added ({pages} pages, {chunks} chunks), "
+            f"{existing} already stored, {failed} failed"
+        )
+    if failed and not (added or existing or queued):
         raise typer.Exit(1)
 
 

@@ -32,6 +32,13 @@ class EmbeddingSettings(BaseModel):
         description="chunk length in the embedding model's tokens (capped at its window)",
     )
     chunk_overlap: int = Field(32, ge=0, description="tokens shared by consecutive chunks")
+    ingest_batch_size: int = Field(
+        256,
+        ge=1,
+        le=5000,
+        description="chunks embedded and written together while ingesting (sorted by length, "
+        "so little of each model pass is padding)",
+    )
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Self:
@@ -68,7 +75,9 @@ class RetrievalSettings(BaseModel):
         "(share of the question's tokens the embedding model knows) ** this; 0 = off",
     )
     cjk_tokenizer: Literal["bigram", "jieba"] = Field(
-        "bigram", description="BM25 words for Chinese/Japanese/Korean: character bigrams or jieba"
+        "bigram",
+        description="BM25 words for Chinese/Japanese/Korean: character unigrams and bigrams, "
+        "or jieba words",
     )
     bm25_k1: float = Field(0.9, ge=0.0, description="BM25 term-frequency saturation")
     bm25_b: float = Field(0.4, ge=0.0, le=1.0, description="BM25 length normalisation")
@@ -178,6 +187,21 @@ class LimitsSettings(BaseModel):
     max_question_chars: int = Field(4000, ge=10, description="longest accepted question")
     max_pages: int = Field(
         2000, ge=1, description="most pages accepted in one document (more: 422 too_many_pages)"
+    )
+    parse_timeout_s: float = Field(
+        120.0, gt=0, description="time allowed to parse one file (more: 422 parse_timeout)"
+    )
+    parse_memory_mb: int = Field(
+        2048,
+        ge=256,
+        description="memory (address space) a parse worker process may use, in MiB "
+        "(more: 422 parse_memory_limit)",
+    )
+    parse_workers: int = Field(
+        2, ge=1, le=64, description="files parsed at once, each in its own worker process"
+    )
+    ingest_workers: int = Field(
+        1, ge=1, le=16, description="background jobs (POST /documents?wait=false) run at once"
     )
 
     @property

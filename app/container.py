@@ -15,7 +15,9 @@ from app.retrieval import HybridRetriever, Retriever
 from ingest import store as store_module
 from ingest.catalog import DocumentCatalog
 from ingest.embedding import Embedder, SentenceTransformerEmbedder
+from ingest.jobs import IngestJobs, JobStore
 from ingest.lexical import BM25Index, Tokenizer
+from ingest.parse_worker import ParseLimits, ProcessParser
 from ingest.pipeline import IngestPipeline
 from ingest.store import ChromaChunkStore, ChromaRecordStore
 
@@ -37,6 +39,23 @@ class Container:
     reranker: Reranker
     chat_model: ChatModel | None
     ask_service: AskService
+    parser: ProcessParser | None = None
+    jobs: IngestJobs | None = None
+
+    def start_background_work(self) -> None:
+        """Resumes the ingest jobs an earlier run left unfinished and starts the job workers:
+        only the API server does this, never a CLI command."""
+        if self.jobs is not None:
+            self.jobs.recover(SERVER_RECOVERY_GRACE if self.settings.chroma.host else timedelta(0))
+            self.jobs.start()
+
+    def close(self) -> None:
+        if self.jobs is not None:
+            self.jobs.request_stop()
+        if self.parser is not None:
+            self.parser.close()  # a job's parse in progress ends now; the job is requeued
+        if self.jobs is not None:
+            self.jobs.close()
 
     @property
     def chroma_description(self) -> str:
@@ -86,6 +105,14 @@ def build_container(settings: Settings, *, embedder: Embedder | None = None) -> 
         k1=retrieval.bm25_k1,
         b=retrieval.bm25_b,
     )
+    limits = settings.limits
+    parser = ProcessParser(
+        ParseLimits(
+            timeout_s=limits.parse_timeout_s,
+            memory_mb=limits.parse_memory_mb,
+            workers=limits.parse_workers,
+        )
+    )
     pipeline = IngestPipeline(
         embedder=embedder,
         store=store,
@@ -93,9 +120,17 @@ def build_container(settings: Settings, *, embedder: Embedder | None = None) -> 
         files_dir=settings.files_dir,
         chunk_size=settings.embedding.chunk_size,
         chunk_overlap=settings.embedding.chunk_overlap,
-        embed_batch_size=max(settings.embedding.batch_size, 32),
+        embed_batch_size=settings.embedding.ingest_batch_size,
         on_change=lexical.mark_changed,
-        max_pages=settings.limits.max_pages,
+        max_pages=limits.max_pages,
+        parser=parser,
+    )
+    jobs = IngestJobs(
+        pipeline=pipeline,
+        catalog=catalog,
+        jobs=JobStore(ChromaRecordStore(client, f"{prefix}_jobs")),
+        spool_dir=settings.data_dir / "incoming",
+        workers=limits.ingest_workers,
     )
     retriever = HybridRetriever(
         embedder=embedder,
@@ -162,4 +197,6 @@ def build_container(settings: Settings, *, embedder: Embedder | None = None) -> 
         reranker=reranker,
         chat_model=chat_model,
         ask_service=ask_service,
+        parser=parser,
+        jobs=jobs,
     )

@@ -55,6 +55,19 @@ class DocumentNotFound(DocragError):
         )
 
 
+class DocumentNotReady(DocragError):
+    status_code = 409
+    code = "document_not_ready"
+
+
+class JobNotFound(DocragError):
+    status_code = 404
+    code = "job_not_found"
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"no job with id {job_id!r}; finished jobs are kept for 7 days")
+
+
 class Unauthorized(DocragError):
     status_code = 401
     code = "unauthorized"

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from app.api import ask, documents, health, openai_compat
+from app.api import ask, documents, health, jobs, openai_compat
 from app.config import Settings
 from app.container import build_container
 from app.deps import require_api_key
@@ -27,8 +27,11 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.container = build_container(settings, embedder=embedder)
+        container = build_container(settings, embedder=embedder)
+        app.state.container = container
+        container.start_background_work()
         yield
+        container.close()
 
     app = FastAPI(
         title="docrag",
@@ -65,6 +68,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     protected = [Depends(require_api_key)]
     app.include_router(health.router)
     app.include_router(documents.router, dependencies=protected)
+    app.include_router(jobs.router, dependencies=protected)
     app.include_router(ask.router, dependencies=protected)
     app.include_router(openai_compat.router, dependencies=protected)
     return app

@@ -18,14 +18,22 @@ class ErrorResponse(BaseModel):
 
 
 class DocumentPublic(BaseModel):
-    id: str = Field(description="document id, derived from the file's SHA-256")
+    id: str = Field(
+        description="document id, derived from the file's SHA-256; kept when the content is "
+        "replaced (PUT /documents/{id})"
+    )
     filename: str = Field(description="the uploaded file name (display only)")
     media_type: str = Field(description="detected type: application/pdf, text/plain, text/markdown")
     size_bytes: int
     sha256: str
     pages: int = Field(description="pages for PDFs; 0 for formats without pages")
     chunks: int = Field(description="chunks indexed for retrieval")
-    status: Literal["pending", "ready", "failed"]
+    status: Literal["queued", "parsing", "embedding", "pending", "ready", "failed"] = Field(
+        description="queued, parsing, embedding (being ingested; invisible to questions), "
+        "ready, or failed (see error)"
+    )
+    progress: float = Field(1.0, ge=0.0, le=1.0, description="share of the ingest done, 0..1")
+    error: ErrorDetail | None = Field(None, description="why the ingest failed, when it did")
     title: str | None = Field(None, description="title from the file's metadata or first heading")
     metadata: dict[str, str | int | float | bool] = Field(
         default_factory=dict, description="metadata given at upload"
@@ -39,9 +47,28 @@ class UploadError(BaseModel):
     message: str
 
 
+class JobPublic(BaseModel):
+    id: str = Field(description="job id, for GET /jobs/{id}")
+    kind: Literal["ingest", "replace"] = Field(description="what the job does")
+    status: Literal["queued", "parsing", "embedding", "ready", "failed"]
+    progress: float = Field(ge=0.0, le=1.0, description="share of the work done, 0..1")
+    document_id: str = Field(description="the document the job ingests or replaces")
+    filename: str
+    created: bool = Field(
+        description="true once the job stored a new document or version; false when the same "
+        "bytes were already stored"
+    )
+    error: ErrorDetail | None = Field(None, description="why the job failed, when it did")
+    created_at: datetime
+    updated_at: datetime
+
+
 class UploadResponse(BaseModel):
     documents: list[DocumentPublic] = Field(description="one entry per accepted file")
     errors: list[UploadError] = Field(description="one entry per refused file")
+    jobs: list[JobPublic] = Field(
+        default_factory=list, description="with wait=false: one background job per accepted file"
+    )
 
 
 class DocumentsPublic(BaseModel):

@@ -11,7 +11,11 @@ from typing import Literal
 from ingest.store import MetadataValue, RecordStore
 from parsers.types import Page
 
-DocumentStatus = Literal["pending", "ready", "failed"]
+# queued -> parsing -> embedding -> ready | failed. "pending" is what earlier versions wrote
+# while a document was being written; it means the same as "embedding".
+DocumentStatus = Literal["queued", "parsing", "embedding", "pending", "ready", "failed"]
+# A document in one of these states is still being ingested (or was, when a crash hit).
+UNFINISHED: frozenset[str] = frozenset({"queued", "parsing", "embedding", "pending"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +33,11 @@ class DocumentRecord:
     title: str | None = None
     error: str | None = None
     metadata: Mapping[str, MetadataValue] = field(default_factory=dict)
+    progress: float = 0.0  # 0..1 while being ingested, 1 when ready
+    error_code: str | None = None
+    job_id: str | None = None  # the background job ingesting it, if any
+    # Bumped by every replace; only chunks of the current generation answer questions.
+    generation: int = 0
 
     def with_status(self, status: DocumentStatus, **changes: object) -> DocumentRecord:
         return replace(self, status=status, updated_at=utcnow(), **changes)  # type: ignore[arg-type]
@@ -56,6 +65,8 @@ def _from_metadata(record_id: str, flat: Mapping[str, MetadataValue]) -> Documen
     user = {k[len(_USER_PREFIX) :]: v for k, v in flat.items() if k.startswith(_USER_PREFIX)}
     title = flat.get("title")
     error = flat.get("error")
+    error_code = flat.get("error_code")
+    job_id = flat.get("job_id")
     return DocumentRecord(
         id=record_id,
         filename=str(flat.get("filename", "")),
@@ -70,7 +81,16 @@ def _from_metadata(record_id: str, flat: Mapping[str, MetadataValue]) -> Documen
         title=str(title) if title is not None else None,
         error=str(error) if error is not None else None,
         metadata=user,
+        progress=float(flat.get("progress", 1.0 if flat.get("status") == "ready" else 0.0)),
+        error_code=str(error_code) if error_code is not None else None,
+        job_id=str(job_id) if job_id is not None else None,
+        generation=int(flat.get("generation", 0)),
     )
+
+
+def _content_key(document_id: str, generation: int) -> str:
+    # Each generation has its own page texts, so a replace switches them with the record.
+    return document_id if generation == 0 else f"{document_id}:g{generation}"
 
 
 class DocumentCatalog:
@@ -108,15 +128,23 @@ class DocumentCatalog:
         return self._records.count()
 
     def delete(self, document_id: str) -> None:
+        record = self.get(document_id)
         self._records.delete([document_id])
-        self._contents.delete([document_id])
+        keys = {document_id}
+        if record is not None:
+            keys.add(_content_key(document_id, record.generation))
+        self._contents.delete(sorted(keys))
 
-    def put_content(self, document_id: str, pages: Sequence[Page]) -> None:
+    def put_content(self, document_id: str, pages: Sequence[Page], generation: int = 0) -> None:
         body = json.dumps([{"number": p.number, "text": p.text} for p in pages], ensure_ascii=False)
-        self._contents.put(document_id, {"pages": len(pages)}, body)
+        self._contents.put(_content_key(document_id, generation), {"pages": len(pages)}, body)
 
-    def content(self, document_id: str) -> list[Page] | None:
-        found = self._contents.get([document_id]).get(document_id)
+    def delete_content(self, document_id: str, generation: int) -> None:
+        self._contents.delete([_content_key(document_id, generation)])
+
+    def content(self, document_id: str, generation: int = 0) -> list[Page] | None:
+        key = _content_key(document_id, generation)
+        found = self._contents.get([key]).get(key)
         if not found:
             return None
         return [Page(int(p["number"]), str(p["text"])) for p in json.loads(found[1])]

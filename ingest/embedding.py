@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 from collections.abc import Sequence
@@ -47,7 +48,11 @@ class SentenceTransformerEmbedder:
             # A local directory needs no hub; make sure nothing tries to reach one.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self._model = SentenceTransformer(model, device=device)
-        self._tokenizer = self._model.tokenizer
+        # A tokenizer of its own for counting: `encode` switches the model's tokenizer to
+        # padding and truncation, and a count made meanwhile on another thread (chunking the
+        # next pages while this batch embeds) would switch it back mid-batch.
+        self._tokenizer = copy.deepcopy(self._model.tokenizer)
+        self._count_lock = threading.Lock()
         dimension = getattr(
             self._model, "get_embedding_dimension", self._model.get_sentence_embedding_dimension
         )()
@@ -76,15 +81,17 @@ class SentenceTransformerEmbedder:
 
     def count_tokens(self, text: str) -> int:
         # verbose=False: counting a long text is fine, the tokenizer need not warn about it.
-        encoded = self._tokenizer(
-            text, add_special_tokens=False, return_attention_mask=False, verbose=False
-        )
+        with self._count_lock:
+            encoded = self._tokenizer(
+                text, add_special_tokens=False, return_attention_mask=False, verbose=False
+            )
         return len(encoded["input_ids"])
 
     def known_token_share(self, text: str) -> float:
-        ids = self._tokenizer(
-            text, add_special_tokens=False, return_attention_mask=False, verbose=False
-        )["input_ids"]
+        with self._count_lock:
+            ids = self._tokenizer(
+                text, add_special_tokens=False, return_attention_mask=False, verbose=False
+            )["input_ids"]
         unknown = self._tokenizer.unk_token_id
         if not ids or unknown is None:
             return 1.0

@@ -213,7 +213,8 @@ class ChromaChunkStore:
         if not ids:
             return {}
         include = ["documents", "metadatas"] + (["embeddings"] if with_vectors else [])
-        result = self._collection.get(ids=list(ids), include=include)
+        # Chroma refuses a repeated id; neighbours of adjacent hits overlap.
+        result = self._collection.get(ids=list(dict.fromkeys(ids)), include=include)
         vectors = result.get("embeddings") if with_vectors else None
         found: dict[str, tuple[StoredChunk, list[float] | None]] = {}
         for i, chunk_id in enumerate(result["ids"]):
@@ -225,6 +226,30 @@ class ChromaChunkStore:
                 vector,
             )
         return found
+
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        for start in range(0, len(ids), self._max_batch):
+            self._collection.delete(ids=list(ids[start : start + self._max_batch]))
+
+    def chunk_refs(self, where: Where | None = None) -> list[tuple[str, str]]:
+        """(chunk id, document id) of every chunk (matching `where`), read in pages."""
+        refs: list[tuple[str, str]] = []
+        offset, page = 0, 5000
+        while True:
+            result = self._collection.get(
+                where=dict(where) if where else None,
+                include=["metadatas"],
+                limit=page,
+                offset=offset,
+            )
+            metas = result["metadatas"] or []
+            refs.extend(
+                (chunk_id, str((m or {}).get("document_id", "")))
+                for chunk_id, m in zip(result["ids"], metas, strict=True)
+            )
+            if len(result["ids"]) < page:
+                return refs
+            offset += page
 
     def document_ids(self) -> set[str]:
         """Every document id that has chunks, read in pages so a big collection fits in memory."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+from collections.abc import Callable, Iterable
 
 from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError
@@ -37,6 +38,16 @@ _METADATA_FIELDS = {
 }
 
 
+# Called with each page as soon as its text is read, and the document's page count.
+PageCallback = Callable[[Page, int], None]
+
+
+def sections_from_pages(pages: Iterable[Page]) -> tuple[Section, ...]:
+    """A PDF's sections for chunking: one per page; pages without text carry no provenance
+    worth keeping."""
+    return tuple(Section(p.text, page=p.number, heading=None) for p in pages if p.text)
+
+
 def normalise_pdf_text(text: str) -> str:
     """Light clean-up of extracted text: drop control characters, collapse runs of spaces,
     trim lines and keep at most one blank line; line breaks are otherwise kept."""
@@ -52,11 +63,15 @@ class PdfParser:
 
     media_type = "application/pdf"
 
-    def parse(self, data: bytes, filename: str) -> ParsedDocument:
+    def parse(
+        self, data: bytes, filename: str, *, on_page: PageCallback | None = None
+    ) -> ParsedDocument:
+        """`on_page` sees each page as it is read, so a caller can start on the first pages
+        of a long document while the rest is still being parsed."""
         if not data or data.isspace():
             raise EmptyDocument(filename=filename)
         try:
-            return self._parse(data, filename)
+            return self._parse(data, filename, on_page)
         except ParseError:
             raise
         except DependencyError as e:
@@ -72,7 +87,7 @@ class PdfParser:
             logger.info("cannot read PDF %r: %s: %s", filename, type(e).__name__, e)
             raise CorruptDocument(filename=filename) from e
 
-    def _parse(self, data: bytes, filename: str) -> ParsedDocument:
+    def _parse(self, data: bytes, filename: str, on_page: PageCallback | None) -> ParsedDocument:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
             _unlock(reader, filename)
@@ -96,6 +111,8 @@ class PdfParser:
                 raw = ""
                 failed += 1
             pages.append(Page(number=number, text=normalise_pdf_text(raw or "")))
+            if on_page is not None:
+                on_page(pages[-1], page_count)
 
         if not any(page.text for page in pages):
             if failed:
@@ -111,8 +128,7 @@ class PdfParser:
             filename=filename,
             media_type=self.media_type,
             pages=tuple(pages),
-            # Pages without text carry no provenance worth keeping for chunking.
-            sections=tuple(Section(p.text, page=p.number, heading=None) for p in pages if p.text),
+            sections=sections_from_pages(pages),
             paginated=True,
             title=title,
             metadata=metadata,

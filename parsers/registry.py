@@ -18,7 +18,7 @@ from parsers.errors import (
     UnsupportedFileType,
 )
 from parsers.html import HtmlParser
-from parsers.pdf import PdfParser
+from parsers.pdf import PageCallback, PdfParser
 from parsers.signatures import describe_binary, detect_bom, has_pdf_header
 from parsers.text import MarkdownParser, TextParser, decode_text
 from parsers.types import ParsedDocument
@@ -199,8 +199,16 @@ def _is_unicode_text(data: bytes) -> bool:
     return True
 
 
-def parse_document(data: bytes, filename: str) -> ParsedDocument:
-    """Parse one uploaded file. Every failure is a `ParseError` with a message for the user."""
+def parse_document(
+    data: bytes, filename: str, *, on_page: PageCallback | None = None
+) -> ParsedDocument:
+    """Parse one uploaded file. Every failure is a `ParseError` with a message for the user.
+
+    `on_page` sees each page of a PDF as soon as it is read (other formats have no pages
+    worth streaming)."""
     if not data or data.isspace():
         raise EmptyDocument(filename=filename)
-    return detect_parser(data, filename).parse(data, filename)
+    parser = detect_parser(data, filename)
+    if on_page is not None and isinstance(parser, PdfParser):
+        return parser.parse(data, filename, on_page=on_page)
+    return parser.parse(data, filename)

@@ -8,17 +8,31 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from fastapi.responses import JSONResponse
 
+from app.api.jobs import job_to_public
+from app.container import Container
 from app.deps import ContainerDep
-from app.errors import DocragError, DocumentNotFound, FileTooLarge, InvalidRequest, from_parse_error
+from app.errors import (
+    DocragError,
+    DocumentNotFound,
+    DocumentNotReady,
+    FileTooLarge,
+    InvalidRequest,
+    StoreUnavailable,
+    from_parse_error,
+)
 from app.schemas import (
     DocumentContent,
     DocumentPublic,
     DocumentsPublic,
+    ErrorDetail,
+    JobPublic,
     PagePublic,
     UploadError,
     UploadResponse,
 )
+from ingest import pipeline as ingest_pipeline
 from ingest.catalog import DocumentRecord
+from ingest.jobs import IngestJobs
 from ingest.pipeline import safe_filename
 from ingest.store import MetadataValue
 from parsers.errors import ParseError
@@ -40,6 +54,12 @@ def to_public(record: DocumentRecord) -> DocumentPublic:
         pages=record.pages,
         chunks=record.chunks,
         status=record.status,
+        progress=record.progress,
+        error=(
+            ErrorDetail(code=record.error_code or "ingest_failed", message=record.error or "")
+            if record.status == "failed"
+            else None
+        ),
         title=record.title,
         metadata=dict(record.metadata),
         created_at=record.created_at,
@@ -102,10 +122,18 @@ def upload_documents(
             '"year": 2024}; filter on it in POST /ask'
         ),
     ] = None,
+    wait: Annotated[
+        bool,
+        Query(
+            description="true: answer when every file is ingested; false: answer 202 at once "
+            "with one job per file (GET /jobs/{id})"
+        ),
+    ] = True,
 ) -> JSONResponse:
     """Uploads files (PDF, .txt, .md, .html, .docx, .csv). Each file succeeds or fails on its
     own: `201` when at least one new document was stored, `200` when every file was already
-    stored, and the status of the first error when no file could be stored."""
+    stored, and the status of the first error when no file could be stored. With
+    `wait=false`: `202` and one background job per file."""
     limits = container.settings.limits
     if not files:
         raise InvalidRequest(
@@ -119,6 +147,7 @@ def upload_documents(
         )
     user_metadata = parse_upload_metadata(metadata)
     documents: list[DocumentPublic] = []
+    jobs: list[JobPublic] = []
     errors: list[UploadError] = []
     failures: list[DocragError] = []
     created = False
@@ -126,6 +155,9 @@ def upload_documents(
         filename = safe_filename(upload.filename)
         try:
             data = _read_limited(upload, limits.max_upload_bytes, limits.max_upload_mb)
+            if not wait:
+                jobs.append(job_to_public(_jobs(container).submit(data, filename, user_metadata)))
+                continue
             try:
                 result = container.pipeline.ingest(data, filename, metadata=user_metadata)
             except ParseError as e:
@@ -137,13 +169,66 @@ def upload_documents(
         created |= result.created
         documents.append(to_public(result.document))
 
-    body = UploadResponse(documents=documents, errors=errors).model_dump(mode="json")
+    body = UploadResponse(documents=documents, errors=errors, jobs=jobs).model_dump(mode="json")
+    if jobs:
+        return JSONResponse(body, status_code=status.HTTP_202_ACCEPTED)
     if documents:
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return JSONResponse(body, status_code=code)
     first = failures[0]
     body["error"] = {"code": first.code, "message": first.message}
     return JSONResponse(body, status_code=first.status_code)
+
+
+def _jobs(container: Container) -> IngestJobs:
+    if container.jobs is None:
+        raise StoreUnavailable("background ingestion is not running in this process")
+    return container.jobs
+
+
+@router.put(
+    "/{document_id}",
+    response_model=None,
+    responses={
+        200: {"model": DocumentPublic, "description": "replaced (wait=true)"},
+        202: {"model": JobPublic, "description": "replace queued (wait=false)"},
+        404: {"description": "no such document"},
+        409: {"description": "the document is still being ingested, or failed"},
+    },
+)
+def replace_document(
+    document_id: str,
+    container: ContainerDep,
+    file: Annotated[UploadFile, File(description="the new version of the document")],
+    metadata: Annotated[
+        str | None,
+        Form(description="JSON object replacing the document's metadata; omit to keep it"),
+    ] = None,
+    wait: Annotated[
+        bool,
+        Query(description="false: answer 202 at once with a job (GET /jobs/{id})"),
+    ] = True,
+) -> JSONResponse:
+    """Replaces a document's content; the id stays. Questions see the old version until the
+    new one is completely stored, then only the new one: never a mix of the two."""
+    limits = container.settings.limits
+    filename = safe_filename(file.filename)
+    data = _read_limited(file, limits.max_upload_bytes, limits.max_upload_mb)
+    new_metadata = parse_upload_metadata(metadata) if metadata is not None else None
+    try:
+        if not wait:
+            job = _jobs(container).submit_replace(document_id, data, filename, new_metadata)
+            return JSONResponse(
+                job_to_public(job).model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED
+            )
+        result = container.pipeline.replace(document_id, data, filename, metadata=new_metadata)
+    except ingest_pipeline.DocumentMissing as e:
+        raise DocumentNotFound(document_id) from e
+    except ingest_pipeline.DocumentNotReady as e:
+        raise DocumentNotReady(str(e)) from e
+    except ParseError as e:
+        raise from_parse_error(e) from e
+    return JSONResponse(to_public(result.document).model_dump(mode="json"))
 
 
 @router.get("", response_model=DocumentsPublic)
@@ -172,8 +257,8 @@ def get_document(document_id: str, container: ContainerDep) -> DocumentPublic:
 @router.get("/{document_id}/content", response_model=DocumentContent)
 def get_document_content(document_id: str, container: ContainerDep) -> DocumentContent:
     """The extracted text, page by page."""
-    _existing_record(container, document_id)
-    pages = container.catalog.content(document_id)
+    record = _existing_record(container, document_id)
+    pages = container.catalog.content(document_id, record.generation)
     if pages is None:
         raise DocumentNotFound(document_id)
     return DocumentContent(

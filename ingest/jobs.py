@@ -1,0 +1,434 @@
+"""Background ingestion: one job per uploaded file, run by a bounded number of threads in the
+API process.
+
+A job's file is stored before the job is queued, and jobs are recorded beside the catalog (in
+Chroma), so a restart loses nothing: at start-up an unfinished ingest is queued again from its
+stored file, or marked failed with the reason when that file is gone; an unfinished replace
+likewise (until it finishes, the document keeps its previous content).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Literal
+
+from ingest.catalog import UNFINISHED, DocumentCatalog, utcnow
+from ingest.pipeline import (
+    DocumentMissing,
+    DocumentNotReady,
+    IngestPipeline,
+    IngestResult,
+    IngestStopped,
+    overall_progress,
+)
+from ingest.store import MetadataValue, RecordStore
+from parsers.errors import ParseError
+
+logger = logging.getLogger(__name__)
+
+JobKind = Literal["ingest", "replace"]
+JobStatus = Literal["queued", "parsing", "embedding", "ready", "failed"]
+ACTIVE: frozenset[str] = frozenset({"queued", "parsing", "embedding"})
+
+# Finished jobs are forgotten this long after they finished.
+JOB_RETENTION = timedelta(days=7)
+# A running job records its progress at most this often (plus every change of stage).
+_PROGRESS_INTERVAL_S = 1.0
+_ORIGINAL_MISSING = (
+    "the stored copy of this upload is missing (the service stopped before ingesting it, and "
+    "the file was removed since); upload the file again."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    id: str
+    kind: JobKind
+    document_id: str
+    filename: str
+    status: JobStatus
+    created_at: datetime
+    updated_at: datetime
+    progress: float = 0.0
+    created: bool = False  # the job stored a new document (or a new version of one)
+    error_code: str | None = None
+    error: str | None = None
+    # A replace's new metadata as JSON; None keeps the document's metadata.
+    metadata_json: str | None = None
+
+    def updated(self, **changes: object) -> JobRecord:
+        return replace(self, updated_at=utcnow(), **changes)  # type: ignore[arg-type]
+
+    @property
+    def finished(self) -> bool:
+        return self.status not in ACTIVE
+
+
+class JobStore:
+    """Job records in their own record collection, shared like the catalog."""
+
+    def __init__(self, records: RecordStore) -> None:
+        self._records = records
+
+    def put(self, job: JobRecord) -> None:
+        flat: dict[str, MetadataValue] = {}
+        for key, value in asdict(job).items():
+            if value is not None:
+                flat[key] = value.isoformat() if isinstance(value, datetime) else value
+        self._records.put(job.id, flat)
+
+    def get(self, job_id: str) -> JobRecord | None:
+        found = self._records.get([job_id]).get(job_id)
+        return _job_from(job_id, found[0]) if found else None
+
+    def all(self) -> list[JobRecord]:
+        jobs = [_job_from(job_id, flat) for job_id, flat in self._records.all().items()]
+        jobs.sort(key=lambda j: (j.created_at, j.id))
+        return jobs
+
+    def delete(self, job_ids: list[str]) -> None:
+        self._records.delete(job_ids)
+
+
+def _job_from(job_id: str, flat: Mapping[str, MetadataValue]) -> JobRecord:
+    def optional(key: str) -> str | None:
+        value = flat.get(key)
+        return str(value) if value is not None else None
+
+    return JobRecord(
+        id=job_id,
+        kind=str(flat.get("kind", "ingest")),  # type: ignore[arg-type]
+        document_id=str(flat.get("document_id", "")),
+        filename=str(flat.get("filename", "")),
+        status=str(flat.get("status", "failed")),  # type: ignore[arg-type]
+        created_at=datetime.fromisoformat(str(flat.get("created_at"))),
+        updated_at=datetime.fromisoformat(str(flat.get("updated_at", flat.get("created_at")))),
+        progress=float(flat.get("progress", 0.0)),
+        created=bool(flat.get("created", False)),
+        error_code=optional("error_code"),
+        error=optional("error"),
+        metadata_json=optional("metadata_json"),
+    )
+
+
+class _JobProgress:
+    def __init__(self, jobs: JobStore, job: JobRecord) -> None:
+        self._jobs = jobs
+        self.job = job
+        self._last_write = 0.0
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage not in ("parsing", "embedding"):
+            return
+        now = time.monotonic()
+        if stage == self.job.status and now - self._last_write < _PROGRESS_INTERVAL_S:
+            return
+        self._last_write = now
+        self.job = self.job.updated(
+            status=stage, progress=max(self.job.progress, overall_progress(stage, done, total))
+        )
+        self._jobs.put(self.job)
+
+
+class IngestJobs:
+    """Queues and runs ingest and replace jobs on `workers` background threads."""
+
+    def __init__(
+        self,
+        *,
+        pipeline: IngestPipeline,
+        catalog: DocumentCatalog,
+        jobs: JobStore,
+        spool_dir: Path,
+        workers: int = 1,
+    ) -> None:
+        self._pipeline = pipeline
+        self._catalog = catalog
+        self._jobs = jobs
+        self._spool_dir = spool_dir  # a queued replace's new bytes
+        self._workers = max(1, workers)
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # -- submitting ----------------------------------------------------------------------
+
+    def submit(
+        self, data: bytes, filename: str, metadata: Mapping[str, MetadataValue] | None = None
+    ) -> JobRecord:
+        """A job that ingests these bytes. When they are already stored, or another job is
+        already ingesting them, no new work is queued: the job returned says so."""
+        now = utcnow()
+        job = JobRecord(
+            id=uuid.uuid4().hex,
+            kind="ingest",
+            document_id="",
+            filename=filename,
+            status="queued",
+            created_at=now,
+            updated_at=now,
+        )
+        # The job is recorded before the document names it, so a crash in between leaves no
+        # document pointing at a job that does not exist.
+        self._jobs.put(job)
+        record, run = self._pipeline.accept(data, filename, metadata=metadata, job_id=job.id)
+        if run:
+            job = job.updated(document_id=record.id, filename=record.filename)
+            self._jobs.put(job)
+            self._queue.put(job.id)
+            return job
+        self._jobs.delete([job.id])
+        if record.job_id is not None and record.status in UNFINISHED:
+            running = self._jobs.get(record.job_id)
+            if running is not None:
+                return running
+        done = job.updated(
+            document_id=record.id, filename=record.filename, status="ready", progress=1.0
+        )
+        self._jobs.put(done)
+        return done
+
+    def submit_replace(
+        self,
+        document_id: str,
+        data: bytes,
+        filename: str,
+        metadata: Mapping[str, MetadataValue] | None = None,
+    ) -> JobRecord:
+        """A job that replaces a ready document's content. Raises `DocumentMissing` or
+        `DocumentNotReady` at once when it could not succeed."""
+        current = self._catalog.get(document_id)
+        if current is None:
+            raise DocumentMissing(document_id)
+        if current.status != "ready":
+            raise DocumentNotReady(
+                f"document {document_id} is {current.status}; it can be replaced once ready"
+            )
+        now = utcnow()
+        job = JobRecord(
+            id=uuid.uuid4().hex,
+            kind="replace",
+            document_id=document_id,
+            filename=filename,
+            status="queued",
+            created_at=now,
+            updated_at=now,
+            metadata_json=json.dumps(dict(metadata)) if metadata is not None else None,
+        )
+        self._spool_dir.mkdir(parents=True, exist_ok=True)
+        part = self._spool_path(job.id).with_suffix(".part")
+        part.write_bytes(data)
+        part.replace(self._spool_path(job.id))
+        self._jobs.put(job)
+        self._queue.put(job.id)
+        return job
+
+    def get(self, job_id: str) -> JobRecord | None:
+        return self._jobs.get(job_id)
+
+    # -- running -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for n in range(self._workers):
+            thread = threading.Thread(target=self._work, name=f"docrag-jobs-{n}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def request_stop(self) -> None:
+        """Tells the workers to stop: a running job stops at its next batch (or when its parse
+        ends) and is left queued, like every job not started yet, for the next start-up."""
+        self._stopping.set()
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stops the workers (see `request_stop`) and waits for them."""
+        self._stopping.set()
+        for _ in self._threads:
+            self._queue.put(None)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._threads = []
+
+    def _work(self) -> None:
+        while not self._stopping.is_set():
+            job_id = self._queue.get()
+            if job_id is None or self._stopping.is_set():
+                return
+            try:
+                self._run(job_id)
+            except Exception:  # a job's failure must never end the worker
+                logger.exception("job %s failed unexpectedly", job_id)
+
+    def _run(self, job_id: str) -> None:
+        job = self._jobs.get(job_id)
+        if job is None or job.finished:
+            return
+        progress = _JobProgress(self._jobs, job.updated(status="parsing"))
+        self._jobs.put(progress.job)
+        try:
+            result = (
+                self._run_ingest(job, progress)
+                if job.kind == "ingest"
+                else self._run_replace(job, progress)
+            )
+        except IngestStopped:
+            self._jobs.put(progress.job.updated(status="queued", progress=0.0))
+            return
+        except ParseError as e:
+            self._finish_failed(progress.job, e.code, e.message)
+            return
+        except DocumentMissing:
+            self._finish_failed(
+                progress.job,
+                "document_not_found",
+                f"document {job.document_id} was deleted before this job ran",
+            )
+            return
+        except DocumentNotReady as e:
+            self._finish_failed(progress.job, "document_not_ready", str(e))
+            return
+        except FileNotFoundError:
+            self._finish_failed(progress.job, "interrupted", _ORIGINAL_MISSING)
+            return
+        except Exception:
+            logger.exception("job %s (%s) failed", job.id, job.kind)
+            self._finish_failed(
+                progress.job,
+                "internal_error",
+                "ingesting this file failed unexpectedly; the server log has details",
+            )
+            return
+        self._jobs.put(
+            progress.job.updated(
+                status="ready",
+                progress=1.0,
+                created=result.created,
+                document_id=result.document.id,
+            )
+        )
+
+    def _run_ingest(self, job: JobRecord, progress: _JobProgress) -> IngestResult:
+        record = self._catalog.get(job.document_id)
+        if record is None or record.job_id != job.id:
+            # Deleted while queued, or ingested meanwhile by a direct upload of the same bytes.
+            if record is not None and record.status == "ready":
+                return IngestResult(record, created=False)
+            raise DocumentMissing(job.document_id)
+        try:
+            data = self._pipeline.read_original(record.id)
+        except FileNotFoundError:
+            self._pipeline.mark_failed(record.id, "interrupted", _ORIGINAL_MISSING)
+            raise
+        return self._pipeline.ingest(
+            data,
+            record.filename,
+            metadata=record.metadata,
+            progress=progress,
+            job_id=job.id,
+            should_stop=self._stopping.is_set,
+        )
+
+    def _run_replace(self, job: JobRecord, progress: _JobProgress) -> IngestResult:
+        spool = self._spool_path(job.id)
+        try:
+            result = self._pipeline.replace(
+                job.document_id,
+                spool.read_bytes(),
+                job.filename,
+                metadata=json.loads(job.metadata_json) if job.metadata_json else None,
+                progress=progress,
+                should_stop=self._stopping.is_set,
+            )
+        except IngestStopped:
+            raise  # the spooled bytes stay for the next start-up
+        except BaseException:
+            spool.unlink(missing_ok=True)
+            raise
+        spool.unlink(missing_ok=True)
+        return result
+
+    def _finish_failed(self, job: JobRecord, code: str, message: str) -> None:
+        self._jobs.put(job.updated(status="failed", error_code=code, error=message))
+
+    def _spool_path(self, job_id: str) -> Path:
+        return self._spool_dir / job_id
+
+    # -- after a restart -----------------------------------------------------------------
+
+    def recover(self, stale_after: timedelta = timedelta(0)) -> list[JobRecord]:
+        """Queues again the ingest jobs an earlier run left unfinished (their documents go
+        back to queued) and fails those that cannot resume, with the reason. Call before
+        `start`. With several processes on one Chroma server, `stale_after` keeps this from
+        taking over another process's jobs."""
+        cutoff = utcnow() - stale_after
+        resumed: list[JobRecord] = []
+        jobs = self._jobs.all()
+        known = {j.id for j in jobs}
+        for job in jobs:
+            if job.finished:
+                if job.updated_at < utcnow() - JOB_RETENTION:
+                    self._jobs.delete([job.id])
+                continue
+            if job.updated_at > cutoff:
+                continue
+            if job.kind == "replace":
+                if self._spool_path(job.id).exists():
+                    resumed.append(self._requeue(job))
+                else:
+                    self._finish_failed(
+                        job,
+                        "interrupted",
+                        "the service stopped before this replace finished and its file is no "
+                        "longer stored; the document keeps its previous content. Send the "
+                        "replace again.",
+                    )
+                continue
+            record = self._catalog.get(job.document_id)
+            if record is None or record.job_id != job.id or record.status not in UNFINISHED:
+                if record is not None and record.status == "ready":
+                    self._jobs.put(job.updated(status="ready", progress=1.0))
+                else:
+                    self._finish_failed(
+                        job,
+                        "interrupted",
+                        "the service stopped before this file was ingested and the document "
+                        "was removed since; upload the file again.",
+                    )
+                continue
+            if not self._pipeline.has_original(record.id):
+                self._pipeline.mark_failed(record.id, "interrupted", _ORIGINAL_MISSING)
+                self._finish_failed(job, "interrupted", _ORIGINAL_MISSING)
+                continue
+            self._catalog.put(record.with_status("queued", progress=0.0))
+            resumed.append(self._requeue(job))
+        # A document naming a job that was never recorded: a crash between the two writes.
+        for record in self._catalog.all():
+            if (
+                record.status in UNFINISHED
+                and record.job_id is not None
+                and record.job_id not in known
+                and record.updated_at <= cutoff
+            ):
+                self._pipeline.delete(record.id)
+        if resumed:
+            logger.warning("resuming %d unfinished ingest job(s)", len(resumed))
+        return resumed
+
+    def _requeue(self, job: JobRecord) -> JobRecord:
+        queued = job.updated(status="queued", progress=0.0)
+        self._jobs.put(queued)
+        self._queue.put(queued.id)
+        return queued
+
+    def pending(self) -> int:
+        """Jobs waiting in this process's queue (not counting those running)."""
+        return self._queue.qsize()

@@ -1,0 +1,27 @@
+"""A real uvicorn server for an app, on a free port in a thread (for what TestClient cannot
+show: access logs, clients that speak HTTP themselves)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from tests.conftest import free_port, wait_until
+
+
+@contextmanager
+def live_server(app: Any, log_level: str = "info") -> Iterator[str]:
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level=log_level))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: server.started, 60, "uvicorn")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
