@@ -22,7 +22,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 from ingest.catalog import UNFINISHED, DocumentCatalog, DocumentRecord, utcnow
 from ingest.embedding import Embedder
@@ -272,6 +272,23 @@ class _Reporter:
         self._catalog.put(self.record)
 
 
+def ready_record(
+    record: DocumentRecord, parsed: ParsedDocument, chunks: int, **changes: Any
+) -> DocumentRecord:
+    """The record of a document whose chunks are all stored: visible to questions."""
+    return replace(
+        record,
+        status="ready",
+        media_type=parsed.media_type,
+        pages=len(parsed.pages) if parsed.paginated else 0,
+        chunks=chunks,
+        title=parsed.title,
+        progress=1.0,
+        updated_at=utcnow(),
+        **changes,
+    )
+
+
 class IngestPipeline:
     def __init__(
         self,
@@ -377,16 +394,7 @@ class IngestPipeline:
                 self._on_change()
                 self._catalog.put_content(document_id, parsed.pages)
                 self._save_file(document_id, data)
-                ready = replace(
-                    record,
-                    status="ready",
-                    media_type=parsed.media_type,
-                    pages=len(parsed.pages) if parsed.paginated else 0,
-                    chunks=count,
-                    title=parsed.title,
-                    progress=1.0,
-                    updated_at=utcnow(),
-                )
+                ready = ready_record(record, parsed, count)
                 self._catalog.put(ready)
             except IngestStopped:
                 self._discard_chunks(document_id)
@@ -525,17 +533,12 @@ class IngestPipeline:
                 self._save_file(document_id, data, generation)
                 # The new chunks are in the store, but nothing selects them yet.
                 self._on_change()
-                switched = replace(
+                switched = ready_record(
                     staged,
-                    status="ready",
-                    media_type=parsed.media_type,
-                    pages=len(parsed.pages) if parsed.paginated else 0,
-                    chunks=count,
-                    title=parsed.title,
-                    progress=1.0,
+                    parsed,
+                    count,
                     error=None,
                     error_code=None,
-                    updated_at=utcnow(),
                 )
                 self._catalog.put(switched)  # the switch
             except BaseException as e:
