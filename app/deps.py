@@ -14,6 +14,7 @@ from app.errors import Unauthorized
 
 def get_container(request: Request) -> Container:
     container: Container = request.app.state.container
+    container.refresh_index()  # after `docrag reindex` switched the index
     return container
 
 

@@ -68,6 +68,11 @@ class JobNotFound(DocragError):
         super().__init__(f"no job with id {job_id!r}; finished jobs are kept for 7 days")
 
 
+class ReindexConflict(DocragError):
+    status_code = 409
+    code = "reindex_running"
+
+
 class Unauthorized(DocragError):
     status_code = 401
     code = "unauthorized"

@@ -10,11 +10,12 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from app.api import ask, documents, health, jobs, openai_compat
+from app.api import ask, documents, health, index, jobs, openai_compat
 from app.config import Settings
 from app.container import build_container
 from app.deps import require_api_key
 from app.errors import error_body, install_error_handlers
+from app.reindexing import ReindexRunner
 from ingest.embedding import Embedder
 
 
@@ -29,6 +30,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         container = build_container(settings, embedder=embedder)
         app.state.container = container
+        app.state.reindexer = ReindexRunner(container)
         container.start_background_work()
         yield
         container.close()
@@ -69,6 +71,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     app.include_router(health.router)
     app.include_router(documents.router, dependencies=protected)
     app.include_router(jobs.router, dependencies=protected)
+    app.include_router(index.router, dependencies=protected)
     app.include_router(ask.router, dependencies=protected)
     app.include_router(openai_compat.router, dependencies=protected)
     return app

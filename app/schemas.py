@@ -301,7 +301,11 @@ class HealthResponse(BaseModel):
     status: Literal["ok"]
     version: str
     mode: Literal["generative", "extractive"]
-    embedding_model: str
+    embedding_model: str = Field(description="the model the index in use was built with")
+    index: str = Field(description="the Chroma collection answering questions")
+    reindex_needed: bool = Field(
+        description="the configured embedding model differs from the index's: run `docrag reindex`"
+    )
     chroma: str
     chat_model: str | None
     reranker: str | None
@@ -425,3 +429,28 @@ class ChatCompletionResponse(BaseModel):
     choices: list[CompletionChoice]
     usage: UsagePublic | None
     docrag: CompletionExtras
+
+
+class ReindexPublic(BaseModel):
+    status: Literal["idle", "running", "switched", "not_switched", "failed"] = Field(
+        description="not_switched: some documents could not be embedded again (see failed); "
+        "the index in use is unchanged"
+    )
+    model: str | None = Field(description="the embedding model of the new index")
+    started_at: datetime | None
+    finished_at: datetime | None
+    documents_total: int
+    documents_done: int
+    chunks: int
+    collection: str | None = Field(description="the new collection, once written")
+    failed: dict[str, str] = Field(description="document id -> why it could not be re-embedded")
+    error: str | None
+
+
+class IndexPublic(BaseModel):
+    collection: str = Field(description="the Chroma collection answering questions")
+    embedding_model: str = Field(description="the model that built it")
+    configured_model: str = Field(description="DOCRAG_EMBEDDING__MODEL")
+    reindex_needed: bool
+    chunks: int
+    reindex: ReindexPublic = Field(description="the last reindex this process ran")

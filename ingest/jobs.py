@@ -15,7 +15,7 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -150,8 +150,11 @@ class IngestJobs:
         jobs: JobStore,
         spool_dir: Path,
         workers: int = 1,
+        before_job: Callable[[], object] | None = None,
     ) -> None:
         self._pipeline = pipeline
+        # Run before each job: lets the service switch to a new index before writing.
+        self._before_job = before_job or (lambda: None)
         self._catalog = catalog
         self._jobs = jobs
         self._spool_dir = spool_dir  # a queued replace's new bytes
@@ -268,7 +271,12 @@ class IngestJobs:
             except Exception:  # a job's failure must never end the worker
                 logger.exception("job %s failed unexpectedly", job_id)
 
+    def use_pipeline(self, pipeline: IngestPipeline) -> None:
+        """Jobs started from now on write through `pipeline` (after a switch of index)."""
+        self._pipeline = pipeline
+
     def _run(self, job_id: str) -> None:
+        self._before_job()
         job = self._jobs.get(job_id)
         if job is None or job.finished:
             return

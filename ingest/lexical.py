@@ -124,8 +124,6 @@ class ChunkSource(Protocol):
 class BM25Index:
     """BM25 over every chunk in the store, with filters applied inside the search."""
 
-    _TOKEN_ID = "lexical_generation"
-
     def __init__(
         self,
         *,
@@ -135,8 +133,12 @@ class BM25Index:
         path: Path | None,
         k1: float = 0.9,
         b: float = 0.4,
+        token_id: str = "lexical_generation",
     ) -> None:
         self._source = source
+        # One token per chunk collection: a reindex writing a new collection leaves the
+        # index over the active one alone.
+        self._TOKEN_ID = token_id
         self._generations = generations
         self._tokenize = tokenizer
         self._signature = f"{tokenizer.signature}:k1={k1}:b={b}"

@@ -469,6 +469,17 @@ class IngestPipeline:
         """The stored bytes of a document (`FileNotFoundError` when there are none)."""
         return self._file_path(document_id, generation).read_bytes()
 
+    def write_chunks(self, record: DocumentRecord) -> int:
+        """Embeds a stored document again, from its original file, into this pipeline's
+        store under the record's id and generation (what a reindex does); returns the
+        number of chunks. Writes nothing to the catalog."""
+        data = self.read_original(record.id, record.generation)
+        _, count = self._write_document(
+            record, data, record.filename, lambda stage, done, total: None, None
+        )
+        self._on_change()
+        return count
+
     def mark_failed(self, document_id: str, code: str, message: str) -> None:
         """Records why a job's document could not be ingested; removes its chunks, if any."""
         with self.document_lock(document_id):

@@ -100,6 +100,19 @@ def connect(
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
 
+def collection_names(client: Any) -> list[str]:
+    """The names of every collection in this Chroma."""
+    return [c if isinstance(c, str) else c.name for c in client.list_collections()]
+
+
+def drop_collection(client: Any, name: str) -> bool:
+    """Deletes a collection; False when there was none of that name."""
+    if name not in collection_names(client):
+        return False
+    client.delete_collection(name)
+    return True
+
+
 def _clean_metadata(metadata: Mapping[str, Any]) -> dict[str, MetadataValue]:
     # Chroma refuses None values; an absent key reads back as absent, which is what we mean.
     return {k: v for k, v in metadata.items() if v is not None}
@@ -127,15 +140,28 @@ class ChromaChunkStore:
             raise EmbedderMismatch(
                 f"the collection {collection!r} was built with embedding model {stored!r}, "
                 f"but {fingerprint!r} is configured. Either set DOCRAG_EMBEDDING__MODEL back to "
-                "the model that built it, or point docrag at a new collection "
-                "(DOCRAG_CHROMA__COLLECTION) or data directory (DOCRAG_DATA_DIR) and ingest "
-                "your documents again"
+                "the model that built it, or run `docrag reindex` to re-embed your stored "
+                "documents with the configured model (or ingest them again into a new "
+                "DOCRAG_CHROMA__COLLECTION)"
             )
         self._max_batch = int(client.get_max_batch_size())
 
     @property
     def name(self) -> str:
         return self._name
+
+    @property
+    def fingerprint(self) -> str:
+        return str((self._collection.metadata or {}).get(self.FINGERPRINT_KEY, ""))
+
+    @classmethod
+    def stored_fingerprint(cls, client: Any, collection: str) -> str | None:
+        """The fingerprint an existing collection was built with; None if there is none."""
+        if collection not in collection_names(client):
+            return None
+        metadata = client.get_collection(collection).metadata or {}
+        found = metadata.get(cls.FINGERPRINT_KEY)
+        return str(found) if found is not None else None
 
     def add(self, chunks: Sequence[StoredChunk], vectors: Sequence[Sequence[float]]) -> None:
         if len(chunks) != len(vectors):

@@ -37,6 +37,8 @@ def test_every_route_needs_a_key_except_health(make_client: Any) -> None:
     assert {
         ("POST", "/documents"),
         ("PUT", "/documents/{document_id}"),
+        ("GET", "/index"),
+        ("POST", "/index/reindex"),
         ("GET", "/jobs/{job_id}"),
     } <= set(routes)
     for method, path in routes:

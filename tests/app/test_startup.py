@@ -29,18 +29,39 @@ class OtherModel:
         return "sentence-transformers:some/other-model:384:normalized"
 
 
-def test_a_different_embedding_model_is_refused_with_a_way_out(
+def test_a_different_embedding_model_keeps_the_index_answering_and_asks_for_a_reindex(
     make_client: Any, make_settings: Any, embedder: Any
 ) -> None:
     settings = make_settings()
     client = make_client(settings)
     client.post("/documents", files=[("files", ("notes.txt", NOTES))])
     client.__exit__(None, None, None)
+    # The configured model changed; the index still holds the old model's vectors, so it
+    # is queried with the model recorded for it (loaded by name), not the new one.
+    with TestClient(create_app(settings, embedder=OtherModel(embedder))) as restarted:
+        health = restarted.get("/health").json()
+        assert health["reindex_needed"] is True
+        assert health["embedding_model"] == settings.embedding.model
+        answer = restarted.post("/ask", json={"question": "When does the greenhouse open?"})
+        assert answer.status_code == 200
+        assert answer.json()["citations"][0]["filename"] == "notes.txt"
+
+
+def test_an_unrecorded_collection_built_by_another_model_is_refused_with_a_way_out(
+    make_settings: Any, embedder: Any
+) -> None:
+    from ingest import store as store_module
+
+    settings = make_settings()
+    client = store_module.connect(path=settings.chroma_dir)
+    client.create_collection(
+        "docrag_chunks", metadata={"hnsw:space": "cosine", "docrag_embedder": "another:768"}
+    )
     with pytest.raises(EmbedderMismatch) as refused:
-        with TestClient(create_app(settings, embedder=OtherModel(embedder))):
+        with TestClient(create_app(settings, embedder=embedder)):
             pass
     message = str(refused.value)
-    assert "DOCRAG_EMBEDDING__MODEL" in message and "ingest" in message
+    assert "DOCRAG_EMBEDDING__MODEL" in message and "docrag reindex" in message
 
 
 def test_cli_reports_the_mismatch_instead_of_a_traceback(

@@ -1,0 +1,72 @@
+"""The index in use, and rebuilding it (`POST /index/reindex`) after a change of embedding
+model or chunking, while the service keeps answering from the old one."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from app.deps import ContainerDep
+from app.errors import ReindexConflict
+from app.reindexing import ReindexRunner, ReindexRunning, ReindexStatus
+from app.schemas import IndexPublic, ReindexPublic
+
+router = APIRouter(prefix="/index", tags=["index"])
+
+
+def _runner(request: Request) -> ReindexRunner:
+    runner: ReindexRunner = request.app.state.reindexer
+    return runner
+
+
+def _public(status: ReindexStatus) -> ReindexPublic:
+    return ReindexPublic(
+        status=status.status,
+        model=status.model,
+        started_at=status.started_at,
+        finished_at=status.finished_at,
+        documents_total=status.documents_total,
+        documents_done=status.documents_done,
+        chunks=status.chunks,
+        collection=status.collection,
+        failed=dict(status.failed),
+        error=status.error,
+    )
+
+
+@router.get("", response_model=IndexPublic)
+def get_index(container: ContainerDep, request: Request) -> IndexPublic:
+    """Which collection and model answer questions, and the progress of a reindex."""
+    return IndexPublic(
+        collection=container.store.name,
+        embedding_model=container.index.model if container.index else "",
+        configured_model=container.settings.embedding.model,
+        reindex_needed=container.reindex_needed,
+        chunks=container.store.count(),
+        reindex=_public(_runner(request).status()),
+    )
+
+
+@router.post("/reindex", response_model=ReindexPublic, status_code=202)
+def start_reindex(
+    container: ContainerDep,
+    request: Request,
+    response: Response,
+    skip_failed: Annotated[
+        bool,
+        Query(description="switch even if some documents cannot be embedded again"),
+    ] = False,
+    keep_previous: Annotated[
+        bool, Query(description="keep the old collection after the switch")
+    ] = False,
+) -> ReindexPublic:
+    """Embeds every stored document again, from its original file, with the configured
+    model and chunking into a new collection, then switches to it. Questions are answered
+    from the old index until then. Follow it with GET /index."""
+    try:
+        status = _runner(request).start(skip_failed=skip_failed, keep_previous=keep_previous)
+    except ReindexRunning as e:
+        raise ReindexConflict(str(e)) from e
+    response.headers["Location"] = "/index"
+    return _public(status)
