@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from app.llm import ChatModel, ExtractiveAnswerer, GenerationParams, OpenAIChatM
 from app.rerank import CrossEncoderReranker, NoReranker, Reranker
 from app.retrieval import HybridRetriever, Retriever
 from ingest import store as store_module
-from ingest.catalog import DocumentCatalog
+from ingest.catalog import DocumentCatalog, DocumentRecord
 from ingest.embedding import Embedder, SentenceTransformerEmbedder
 from ingest.index import ActiveIndex, IndexRegistry
 from ingest.jobs import IngestJobs, JobStore
@@ -138,6 +139,7 @@ class Container:
                 logger.exception("cannot switch to index %s; staying on it", active.collection)
                 self._checked_at = now + SWITCH_RETRY_S
                 return False
+            self._carry_over_from(parts)
             self.embedder, self.store, self.lexical = parts.embedder, parts.store, parts.lexical
             self.pipeline, self.retriever = parts.pipeline, parts.retriever
             self.ask_service = parts.ask_service
@@ -151,6 +153,34 @@ class Container:
             previous.collection if previous else None,
         )
         return True
+
+    def _carry_over_from(self, parts: IndexParts) -> None:
+        parts.pipeline.after_ready = functools.partial(self._carry_over, parts.store.name)
+
+    def _carry_over(self, written_to: str, record: DocumentRecord) -> None:
+        """An upload or replace that began before a reindex switch finishes into the old
+        collection; its chunks are then written again into the active one."""
+        if self.registry is None:
+            return
+        active = self.registry.active()
+        if active is None or active.collection == written_to:
+            return
+        self.refresh_index(max_age_s=0)
+        store, pipeline = self.store, self.pipeline
+        if store.name != active.collection:
+            return  # could not switch (logged); the next reindex will catch it
+        store.delete_document(record.id)
+        chunks = pipeline.write_chunks(record)
+        current = self.catalog.get(record.id)
+        if current is not None and current.generation == record.generation:
+            if current.chunks != chunks:
+                self.catalog.put(replace(current, chunks=chunks))
+        logger.info(
+            "document %s was stored into %s after the switch; copied into %s",
+            record.id,
+            written_to,
+            store.name,
+        )
 
 
 def same_model(a: str, b: str) -> bool:
@@ -402,6 +432,7 @@ def build_container(settings: Settings, *, embedder: Embedder | None = None) -> 
         workers=settings.limits.ingest_workers,
         before_job=container.refresh_index,
     )
+    container._carry_over_from(parts)
     container._checked_at = time.monotonic()
     parts.pipeline.recover(SERVER_RECOVERY_GRACE if settings.chroma.host else timedelta(0))
     return container

@@ -37,8 +37,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 DEFAULT_PDF_DIR = REPO.parent / "shared" / "data" / "financebench-pdfs"
-# Three 10-Ks of 73-76 pages: a few minutes of embedding on two cores.
-DEFAULT_FILES = ["COSTCO_2021_10K.pdf", "NETFLIX_2017_10K.pdf", "BESTBUY_2023_10K.pdf"]
+# Five filings, 311 pages: a few minutes of embedding on two cores.
+DEFAULT_FILES = [
+    "COSTCO_2021_10K.pdf",
+    "NETFLIX_2017_10K.pdf",
+    "BESTBUY_2023_10K.pdf",
+    "AMCOR_2023Q2_10Q.pdf",
+    "BESTBUY_2024Q2_10Q.pdf",
+]
 DEFAULT_OUT = REPO / "bench" / "results" / "throughput.json"
 
 

@@ -325,6 +325,9 @@ class IngestPipeline:
         self._parser: DocumentParser = parser or InProcessParser()
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        # Called with each record this pipeline made ready (the service uses it to carry a
+        # write that finished after a reindex switch over to the new index).
+        self.after_ready: Callable[[DocumentRecord], None] | None = None
 
     @property
     def parser(self) -> DocumentParser:
@@ -396,6 +399,7 @@ class IngestPipeline:
                 self._save_file(document_id, data)
                 ready = ready_record(record, parsed, count)
                 self._catalog.put(ready)
+                self._notify_ready(ready)
             except IngestStopped:
                 self._discard_chunks(document_id)
                 if job_id is not None:
@@ -468,6 +472,14 @@ class IngestPipeline:
     def read_original(self, document_id: str, generation: int = 0) -> bytes:
         """The stored bytes of a document (`FileNotFoundError` when there are none)."""
         return self._file_path(document_id, generation).read_bytes()
+
+    def _notify_ready(self, record: DocumentRecord) -> None:
+        if self.after_ready is None:
+            return
+        try:
+            self.after_ready(record)
+        except Exception:  # the document is stored; only the carry-over failed
+            logger.exception("after storing document %s", record.id)
 
     def write_chunks(self, record: DocumentRecord) -> int:
         """Embeds a stored document again, from its original file, into this pipeline's
@@ -552,6 +564,7 @@ class IngestPipeline:
                     error_code=None,
                 )
                 self._catalog.put(switched)  # the switch
+                self._notify_ready(switched)
             except BaseException as e:
                 if not isinstance(e, ParseError | IngestStopped):
                     logger.exception("replacing document %s failed; it is unchanged", document_id)
@@ -804,6 +817,7 @@ class IngestPipeline:
                     self._save_file(p.record.id, p.data)
                     record = p.record.with_status("ready")
                     self._catalog.put(record)
+                    self._notify_ready(record)
                     ready.add(record.id)
                     done.append((p.index, IngestResult(record, created=True)))
             except BaseException:

@@ -223,3 +223,22 @@ def test_a_server_reindexes_with_its_configured_model_through_http_and_the_cli(
         after = httpx.get(f"{base}/index").json()
         assert after["collection"] != index["collection"]
         assert "report.pdf" in _cited(httpx.Client(base_url=base), f.PAGE_TWO_QUESTION)
+
+
+def test_an_upload_that_finishes_after_the_switch_reaches_the_new_index(
+    make_settings: Callable[..., Any], make_client: Callable[..., Any], embedder: Any
+) -> None:
+    settings = make_settings()
+    client = make_client(settings)
+    _upload(client, "report.pdf", f.MULTIPAGE_PDF.read_bytes())
+    container = client.app.state.container
+    # A request that began before the switch holds the old parts to the end.
+    old_pipeline = container.pipeline
+    report, _ = reindex(settings, embedder=embedder, keep_previous=True)
+    assert report.switched
+    late = old_pipeline.ingest(LATE, "late.txt").document
+
+    assert container.store.name == report.collection
+    assert container.store.count_document(late.id) == late.chunks > 0
+    assert "late.txt" in _cited(client, "What is the lighthouse keeper's cat called?")
+    assert _chunks_listed(client) == client.get("/health").json()["chunks"]
