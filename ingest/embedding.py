@@ -100,15 +100,20 @@ class SentenceTransformerEmbedder:
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
             return []
-        with self._lock:
-            vectors = self._model.encode(
-                list(texts),
-                batch_size=self._batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-        return [v.tolist() for v in vectors]
+        vectors: list[list[float]] = []
+        # The lock is taken per forward batch, not per call: a question's one-line embedding
+        # waits for one batch of an ingest (about a second here), not for all of it.
+        for start in range(0, len(texts), self._batch_size):
+            with self._lock:
+                batch = self._model.encode(
+                    list(texts[start : start + self._batch_size]),
+                    batch_size=self._batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+            vectors.extend(v.tolist() for v in batch)
+        return vectors
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed_documents([text])[0]
