@@ -242,3 +242,11 @@ def test_an_upload_that_finishes_after_the_switch_reaches_the_new_index(
     assert container.store.count_document(late.id) == late.chunks > 0
     assert "late.txt" in _cited(client, "What is the lighthouse keeper's cat called?")
     assert _chunks_listed(client) == client.get("/health").json()["chunks"]
+
+
+def test_reindex_parameters_that_are_not_booleans_are_refused_by_name(client: Any) -> None:
+    reply = client.post("/index/reindex", params={"skip_failed": "perhaps"})
+    assert reply.status_code == 422
+    assert "skip_failed" in reply.json()["error"]["message"]
+    # Nothing was started.
+    assert client.get("/index").json()["reindex"]["status"] == "idle"
