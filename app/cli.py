@@ -513,7 +513,17 @@ def mcp(
     logging.basicConfig(level=settings.log_level, stream=sys.stderr)
     server = build_mcp_server(_container(settings))
     if http:
-        server.run("streamable-http", host=host or settings.host, port=port or settings.port)
+        import uvicorn
+
+        from app.mcp_server import http_app
+
+        address = host or settings.host
+        uvicorn.run(
+            http_app(server, settings, host=address),
+            host=address,
+            port=port or settings.port,
+            log_level=settings.log_level.lower(),
+        )
     else:
         server.run("stdio")
 

@@ -12,6 +12,9 @@ from app.retrieval import Filters
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
+    from starlette.types import ASGIApp, Receive, Scope, Send
+
+    from app.config import Settings
 
 INSTRUCTIONS = (
     "docrag answers questions from the user's own documents (PDF, text, Markdown). Use "
@@ -125,3 +128,33 @@ def build_mcp_server(container: Container) -> MCPServer:
         }
 
     return server
+
+
+def http_app(server: MCPServer, settings: Settings, *, host: str) -> ASGIApp:
+    """The streamable-HTTP app, behind docrag's API keys (`DOCRAG_AUTH__API_KEYS`) when any
+    are set: the same keys, the same header, the same 401 as the HTTP API."""
+    from starlette.datastructures import Headers
+    from starlette.responses import JSONResponse
+
+    from app.deps import api_key_problem
+    from app.errors import error_body
+
+    app = server.streamable_http_app(host=host)
+    keys = settings.auth.api_keys
+    if not keys:
+        return app
+
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            problem = api_key_problem(keys, Headers(scope=scope).get("authorization"))
+            if problem is not None:
+                response = JSONResponse(
+                    error_body("unauthorized", problem),
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+                await response(scope, receive, send)
+                return
+        await app(scope, receive, send)
+
+    return guarded

@@ -90,8 +90,11 @@ def test_docrag_mcp_over_stdio(tmp_path: Path, minilm_path: str) -> None:
 
 
 @pytest.mark.integration
-def test_docrag_mcp_over_streamable_http(tmp_path: Path, minilm_path: str) -> None:
+@pytest.mark.parametrize("key", [None, "s3cret-key"])
+def test_docrag_mcp_over_streamable_http(tmp_path: Path, minilm_path: str, key: str | None) -> None:
     import httpx
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
 
     from tests.conftest import free_port, wait_until
 
@@ -102,25 +105,45 @@ def test_docrag_mcp_over_streamable_http(tmp_path: Path, minilm_path: str) -> No
         "HF_HUB_OFFLINE": "1",
         "PATH": str(Path(sys.executable).parent),
     }
+    if key is not None:
+        env["DOCRAG_AUTH__API_KEYS"] = json.dumps([key])
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "docrag"), "mcp", "--http", "--port", str(port)],
         env=env,
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}/mcp"
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
     try:
-        wait_until(lambda: httpx.get(url, timeout=2).status_code < 500, 90, "docrag mcp", proc)
+        wait_until(
+            lambda: httpx.get(url, headers=headers, timeout=2).status_code < 500,
+            90,
+            "docrag mcp",
+            proc,
+        )
+        if key is not None:
+            for sent, why in (
+                ({}, "send the header 'Authorization: Bearer <key>'"),
+                ({"Authorization": "Bearer wrong"}, "the API key is not valid"),
+            ):
+                refused = httpx.post(url, json={}, headers=sent, timeout=5)
+                assert refused.status_code == 401
+                assert refused.json()["error"]["code"] == "unauthorized"
+                assert why in refused.json()["error"]["message"]
 
         async def session() -> None:
-            async with mcp.Client(url) as client:
-                tools = {t.name for t in (await client.list_tools()).tools}
-                assert tools == {"search_documents", "ask", "list_documents"}
-                listed = structured(await client.call_tool("list_documents", {}))
-                assert listed["total"] == 0
+            async with httpx2.AsyncClient(headers=headers, timeout=60) as http:
+                async with mcp.Client(streamable_http_client(url, http_client=http)) as client:
+                    tools = {t.name for t in (await client.list_tools()).tools}
+                    assert tools == {"search_documents", "ask", "list_documents"}
+                    listed = structured(await client.call_tool("list_documents", {}))
+                    assert listed["total"] == 0
 
         anyio.run(session)
     finally:
         proc.terminate()
-        proc.wait(15)
+        _, stderr = proc.communicate(timeout=15)
+    if key is not None:
+        assert key not in stderr.decode(errors="replace")  # never in the logs
