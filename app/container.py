@@ -112,7 +112,11 @@ class Container:
         if now - self._checked_at < max_age_s:
             return False
         self._checked_at = now
-        active = self.registry.active()
+        try:
+            active = self.registry.active()
+        except Exception as e:  # Chroma unreachable: the request itself will say so
+            logger.warning("cannot read the active index pointer: %s", e)
+            return False
         if active is None or active == self.index:
             return False
         with self._switch_lock:
