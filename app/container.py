@@ -269,16 +269,27 @@ def build_pipeline(
     )
 
 
+def _is_first_collection(settings: Settings, collection: str) -> bool:
+    return collection == f"{settings.chroma.collection}_chunks"
+
+
+def lexical_cache_path(settings: Settings, collection: str) -> Path:
+    """Where the BM25 tokens of a chunk collection are cached (the first collection keeps the
+    name it had before reindex existed)."""
+    name = settings.chroma.collection if _is_first_collection(settings, collection) else collection
+    return settings.data_dir / "lexical" / f"{name}.json.gz"
+
+
 def build_lexical(settings: Settings, client: Any, store: ChromaChunkStore) -> BM25Index:
     prefix = settings.chroma.collection
     retrieval = settings.retrieval
-    # The index of the first collection keeps its old cache name and token.
-    legacy = store.name == f"{prefix}_chunks"
+    # The index of the first collection keeps its old token.
+    legacy = _is_first_collection(settings, store.name)
     return BM25Index(
         source=store,
         generations=ChromaRecordStore(client, f"{prefix}_meta"),
         tokenizer=Tokenizer(retrieval.cjk_tokenizer),
-        path=settings.data_dir / "lexical" / f"{prefix if legacy else store.name}.json.gz",
+        path=lexical_cache_path(settings, store.name),
         k1=retrieval.bm25_k1,
         b=retrieval.bm25_b,
         token_id="lexical_generation" if legacy else f"lexical_generation:{store.name}",
@@ -357,7 +368,7 @@ def build_chat_model(settings: Settings) -> ChatModel | None:
 
 def resolve_index(
     settings: Settings, registry: IndexRegistry, embedder: Embedder | None
-) -> tuple[ActiveIndex, Embedder]:
+) -> tuple[ActiveIndex, Embedder, bool]:
     """The active index and the model to query it with. Before any reindex that is the first
     collection and the configured model. When the configured model differs from the one
     the active index was built with, the index keeps working with its own model (loaded by
@@ -368,11 +379,12 @@ def resolve_index(
         return (
             ActiveIndex(registry.legacy_collection, settings.embedding.model, embedder.fingerprint),
             embedder,
+            False,
         )
     if embedder is not None and embedder.fingerprint == active.fingerprint:
-        return active, embedder
+        return active, embedder, True
     if embedder is None and same_model(active.model, settings.embedding.model):
-        return active, build_embedder(settings)
+        return active, build_embedder(settings), True
     logger.warning(
         "the active index %s was built with embedding model %s, not the configured %s: "
         "answering with %s until `docrag reindex` re-embeds the documents with the new one",
@@ -381,14 +393,14 @@ def resolve_index(
         embedder.fingerprint if embedder is not None else settings.embedding.model,
         active.model,
     )
-    return active, build_embedder(settings, active.model)
+    return active, build_embedder(settings, active.model), True
 
 
 def build_container(settings: Settings, *, embedder: Embedder | None = None) -> Container:
     client = connect(settings)
     catalog = build_catalog(settings, client)
     registry = build_registry(settings, client)
-    active, index_embedder = resolve_index(settings, registry, embedder)
+    active, index_embedder, recorded = resolve_index(settings, registry, embedder)
     parser = build_parser(settings)
     reranker: Reranker = NoReranker()
     if settings.rerank.model:
@@ -408,7 +420,7 @@ def build_container(settings: Settings, *, embedder: Embedder | None = None) -> 
         reranker=reranker,
         chat_model=chat_model,
     )
-    if registry.active() is None:
+    if not recorded:
         registry.activate(active)  # only once the collection opened with this model
     container = Container(
         settings=settings,

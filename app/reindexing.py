@@ -21,6 +21,7 @@ from app.container import (
     build_pipeline,
     build_registry,
     connect,
+    lexical_cache_path,
 )
 from ingest import store as store_module
 from ingest.catalog import DocumentRecord
@@ -57,94 +58,61 @@ def reindex(
     the collections removed: leftovers of interrupted reindexes, and the previous one unless
     `keep_previous`."""
     client = connect(settings)
-    lease = _Lease(ChromaRecordStore(client, f"{settings.chroma.collection}_meta"))
-    lease.acquire()
-    try:
-        return _reindex(
-            settings,
-            client,
-            lease,
-            model=model,
-            embedder=embedder,
-            skip_failed=skip_failed,
-            keep_previous=keep_previous,
-            settle_timeout_s=settle_timeout_s,
-            on_start=on_start,
-            on_document=on_document,
-        )
-    finally:
-        lease.release()
-
-
-def _reindex(
-    settings: Settings,
-    client: object,
-    lease: _Lease,
-    *,
-    model: str | None,
-    embedder: Embedder | None,
-    skip_failed: bool,
-    keep_previous: bool,
-    settle_timeout_s: float,
-    on_start: Callable[[list[DocumentRecord]], None] | None,
-    on_document: Callable[[DocumentRecord, int], None] | None,
-) -> tuple[ReindexReport, list[str]]:
-    catalog = build_catalog(settings, client)
-    registry = build_registry(settings, client)
-    active = registry.active()
-    current = active.collection if active else registry.legacy_collection
-    removed = [
-        name
-        for name in store_module.collection_names(client)
-        if registry.is_chunk_collection(name) and name != current
-    ]
-    for name in removed:
-        _drop(settings, client, name)
-    model = model or settings.embedding.model
-    embedder = embedder or build_embedder(settings, model)
-    store = ChromaChunkStore(client, registry.new_collection_name(), embedder.fingerprint)
-    lexical = build_lexical(settings, client, store)
-    parser = build_parser(settings)
-    try:
-        target = build_pipeline(
-            settings, embedder, store, catalog, parser=parser, on_change=lexical.mark_changed
-        )
-        if on_start is not None:
-            on_start([r for r in catalog.all() if r.status == "ready"])
-
-        def written(record: DocumentRecord, chunks: int) -> None:
-            lease.renew()
-            if on_document is not None:
-                on_document(record, chunks)
-
-        reindexer = Reindexer(
-            catalog=catalog,
-            registry=registry,
-            target=target,
-            store=store,
-            model=model,
-            settle_timeout_s=settle_timeout_s,
-        )
+    with _Lease(ChromaRecordStore(client, f"{settings.chroma.collection}_meta")) as lease:
+        catalog = build_catalog(settings, client)
+        registry = build_registry(settings, client)
+        active = registry.active()
+        current = active.collection if active else registry.legacy_collection
+        removed = [
+            name
+            for name in store_module.collection_names(client)
+            if registry.is_chunk_collection(name) and name != current
+        ]
+        for name in removed:
+            _drop(settings, client, name)
+        model = model or settings.embedding.model
+        embedder = embedder or build_embedder(settings, model)
+        store = ChromaChunkStore(client, registry.new_collection_name(), embedder.fingerprint)
+        lexical = build_lexical(settings, client, store)
+        parser = build_parser(settings)
         try:
-            report = reindexer.run(skip_failed=skip_failed, on_document=written)
-        except BaseException:
-            _drop(settings, client, store.name)  # interrupted: the old index stays active
-            raise
-    finally:
-        parser.close()
-    if not report.switched:
-        _drop(settings, client, store.name)
-    elif not keep_previous and current in store_module.collection_names(client):
-        _drop(settings, client, current)
-        removed.append(current)
-    return report, removed
+            target = build_pipeline(
+                settings, embedder, store, catalog, parser=parser, on_change=lexical.mark_changed
+            )
+            if on_start is not None:
+                on_start([r for r in catalog.all() if r.status == "ready"])
+
+            def written(record: DocumentRecord, chunks: int) -> None:
+                lease.renew()
+                if on_document is not None:
+                    on_document(record, chunks)
+
+            reindexer = Reindexer(
+                catalog=catalog,
+                registry=registry,
+                target=target,
+                store=store,
+                model=model,
+                settle_timeout_s=settle_timeout_s,
+            )
+            try:
+                report = reindexer.run(skip_failed=skip_failed, on_document=written)
+            except BaseException:
+                _drop(settings, client, store.name)  # interrupted: the old index stays active
+                raise
+        finally:
+            parser.close()
+        if not report.switched:
+            _drop(settings, client, store.name)
+        elif not keep_previous and current in store_module.collection_names(client):
+            _drop(settings, client, current)
+            removed.append(current)
+        return report, removed
 
 
 def _drop(settings: Settings, client: object, name: str) -> None:
     store_module.drop_collection(client, name)
-    prefix = settings.chroma.collection
-    cache = "lexical/" + (prefix if name == f"{prefix}_chunks" else name) + ".json.gz"
-    (settings.data_dir / cache).unlink(missing_ok=True)
+    lexical_cache_path(settings, name).unlink(missing_ok=True)
     logger.info("removed collection %s", name)
 
 
@@ -152,6 +120,13 @@ class _Lease:
     def __init__(self, records: ChromaRecordStore) -> None:
         self._records = records
         self._owner = uuid.uuid4().hex
+
+    def __enter__(self) -> _Lease:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
     def acquire(self) -> None:
         found = self._records.get([LEASE_ID]).get(LEASE_ID)

@@ -77,7 +77,7 @@ class Reindexer:
             report.seconds = time.perf_counter() - started
             return report
         self._registry.activate(ActiveIndex(self._store.name, self._model, self._store.fingerprint))
-        switched_at = time.monotonic()
+        switched_at = time.time()
         report.switched = True
         logger.info("switched the index to %s", self._store.name)
         self._settle(report, on_document, switched_at)
@@ -138,7 +138,7 @@ class Reindexer:
         the old collection. Waits for those (the ones that began before the switch, plus a
         grace for the processes to notice it) and copies them over."""
         time.sleep(self._grace)
-        cutoff = time.time() - (time.monotonic() - switched_at) + self._grace
+        cutoff = switched_at + self._grace
         deadline = time.monotonic() + self._timeout
         while True:
             self._catch_up(report, on_document)
