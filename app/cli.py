@@ -21,8 +21,8 @@ cli = typer.Typer(
 
 
 def _container(settings: Settings):  # type: ignore[no-untyped-def]
-    from app.container import build_container
     from app.errors import DocragError
+    from app.parts import build_container
     from ingest.store import EmbedderMismatch
 
     try:
@@ -215,9 +215,9 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="print the full answer as JSON")] = False,
 ) -> None:
     """Answers a question from the stored documents and prints the citations."""
-    from app.answering import Question
     from app.errors import DocragError
-    from app.retrieval import Filters
+    from app.query.answering import Question
+    from app.query.retrieval import Filters
 
     settings = Settings()
     container = _container(settings)

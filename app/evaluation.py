@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from app.config import Settings
-from app.retrieval import Hit, select_mmr
+from app.query.retrieval import Hit, select_mmr
 
 # Called with (stage, done, total); stages are "ingest" and "queries".
 EvalProgress = Callable[[str, int, int], None]
@@ -303,7 +303,7 @@ def evaluate(
     progress: EvalProgress | None = None,
 ) -> EvalReport:
     """Ingests the corpus (what is not stored yet), runs the split's queries, scores them."""
-    from app.container import build_container, build_embedder
+    from app.parts import build_container, build_embedder
 
     dataset = load_beir(dataset_dir, split)
     query_ids = dataset.judged_queries(limit)

@@ -11,10 +11,10 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from app.api import ask, documents, health, index, jobs, openai_compat
+from app.api.deps import require_api_key
 from app.config import Settings
-from app.container import build_container
-from app.deps import require_api_key
 from app.errors import error_body, install_error_handlers
+from app.parts import build_container
 from app.reindexing import ReindexRunner
 from ingest.embedding import Embedder
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from app.answering import Question
-from app.container import Container
 from app.errors import DocragError, DocumentNotFound
-from app.retrieval import Filters
+from app.parts import Container
+from app.query.answering import Question
+from app.query.retrieval import Filters
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -87,7 +87,7 @@ def build_mcp_server(container: Container) -> MCPServer:
         document_ids: list[str] | None = None,
         history: list[dict[str, str]] | None = None,
     ) -> dict[str, Any]:
-        from app.llm import Message
+        from app.query.llm import Message
 
         if len(question) > settings.limits.max_question_chars or not question.strip():
             raise ToolError(f"question: give 1 to {settings.limits.max_question_chars} characters")
@@ -136,7 +136,7 @@ def http_app(server: MCPServer, settings: Settings, *, host: str) -> ASGIApp:
     from starlette.datastructures import Headers
     from starlette.responses import JSONResponse
 
-    from app.deps import api_key_problem
+    from app.api.deps import api_key_problem
     from app.errors import error_body
 
     app = server.streamable_http_app(host=host)

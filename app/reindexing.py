@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from app.config import Settings
-from app.container import (
+from app.parts import (
     build_catalog,
     build_embedder,
     build_lexical,
@@ -30,7 +30,7 @@ from ingest.reindex import Reindexer, ReindexReport
 from ingest.store import ChromaChunkStore, ChromaRecordStore
 
 if TYPE_CHECKING:
-    from app.container import Container
+    from app.parts import Container
 
 logger = logging.getLogger(__name__)
 

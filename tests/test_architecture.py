@@ -52,7 +52,7 @@ def test_only_llm_module_imports_langchain_openai() -> None:
         for p in (ROOT / pkg).rglob("*.py")
         if "langchain_openai" in imported_top_level_modules(p)
     ]
-    assert users == ["app/llm.py"]
+    assert users == ["app/query/llm.py"]
 
 
 def test_nothing_below_the_composition_root_reads_the_environment() -> None:

@@ -10,21 +10,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse, format_sse_event
 
-from app.agent import DocumentAgent
-from app.answering import (
-    Answer,
-    AskService,
-    Citation,
-    PreparedQuestion,
-    Question,
-    SourcesFound,
-    TextDelta,
-)
-from app.deps import ContainerDep
-from app.errors import DocragError, DocumentNotFound, InvalidRequest, error_body
-from app.llm import GenerationParams, Message, Usage
-from app.retrieval import Filters
-from app.schemas import (
+from app.api.deps import ContainerDep
+from app.api.schemas import (
     AgentStepPublic,
     AskRequest,
     AskResponse,
@@ -37,6 +24,19 @@ from app.schemas import (
     TimingsPublic,
     UsagePublic,
 )
+from app.errors import DocragError, DocumentNotFound, InvalidRequest, error_body
+from app.query.agent import DocumentAgent
+from app.query.answering import (
+    Answer,
+    AskService,
+    Citation,
+    PreparedQuestion,
+    Question,
+    SourcesFound,
+    TextDelta,
+)
+from app.query.llm import GenerationParams, Message, Usage
+from app.query.retrieval import Filters
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["ask"])

@@ -8,19 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from fastapi.responses import JSONResponse
 
+from app.api.deps import ContainerDep
 from app.api.jobs import job_to_public
-from app.container import Container
-from app.deps import ContainerDep
-from app.errors import (
-    DocragError,
-    DocumentNotFound,
-    DocumentNotReady,
-    FileTooLarge,
-    InvalidRequest,
-    StoreUnavailable,
-    from_parse_error,
-)
-from app.schemas import (
+from app.api.schemas import (
     DocumentContent,
     DocumentPublic,
     DocumentsPublic,
@@ -30,6 +20,16 @@ from app.schemas import (
     UploadError,
     UploadResponse,
 )
+from app.errors import (
+    DocragError,
+    DocumentNotFound,
+    DocumentNotReady,
+    FileTooLarge,
+    InvalidRequest,
+    StoreUnavailable,
+    from_parse_error,
+)
+from app.parts import Container
 from ingest import pipeline as ingest_pipeline
 from ingest.catalog import DocumentRecord
 from ingest.jobs import IngestJobs

@@ -4,8 +4,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import APIRouter
 
-from app.deps import ContainerDep
-from app.schemas import HealthResponse
+from app.api.deps import ContainerDep
+from app.api.schemas import HealthResponse
 
 router = APIRouter(tags=["health"])
 

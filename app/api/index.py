@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from app.deps import ContainerDep
+from app.api.deps import ContainerDep
+from app.api.schemas import IndexPublic, ReindexPublic
 from app.errors import ReindexConflict
 from app.reindexing import ReindexRunner, ReindexRunning, ReindexStatus
-from app.schemas import IndexPublic, ReindexPublic
 
 router = APIRouter(prefix="/index", tags=["index"])
 

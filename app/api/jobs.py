@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.deps import ContainerDep
+from app.api.deps import ContainerDep
+from app.api.schemas import ErrorDetail, JobPublic
 from app.errors import JobNotFound
-from app.schemas import ErrorDetail, JobPublic
 from ingest.jobs import JobRecord
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])

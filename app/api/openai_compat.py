@@ -22,11 +22,9 @@ from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse, format_sse_event
 from pydantic import ValidationError
 
-from app.answering import Answer, Finished, SourcesFound, StreamEvent, TextDelta
 from app.api.ask import to_citation, to_generation_params, to_question, to_usage
-from app.deps import ContainerDep
-from app.errors import DocragError, InvalidRequest, ModelNotFound
-from app.schemas import (
+from app.api.deps import ContainerDep
+from app.api.schemas import (
     AskRequest,
     ChatCompletionRequest,
     ChatCompletionResponse,
@@ -39,6 +37,8 @@ from app.schemas import (
     ModelsPublic,
     TimingsPublic,
 )
+from app.errors import DocragError, InvalidRequest, ModelNotFound
+from app.query.answering import Answer, Finished, SourcesFound, StreamEvent, TextDelta
 
 RAG_MODEL = "docrag-rag"
 _STARTED = int(time.time())

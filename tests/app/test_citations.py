@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from app.citations import best_quote, check_json_answer, check_markers, claims_by_source
+from app.query.citations import best_quote, check_json_answer, check_markers, claims_by_source
 from tests.app.chat_fakes import FakeChatServer, completion, reply
 from tests.app.test_generation import QUESTION, llm_settings
 

@@ -27,7 +27,7 @@ from app.evaluation import (
     rank_passages,
     recall_at_k,
 )
-from app.retrieval import Hit
+from app.query.retrieval import Hit
 
 TIDES = ("Tides", "Ocean tides are caused by the gravitational pull of the Moon.")
 PASSAGES = {

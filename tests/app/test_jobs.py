@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from app.container import build_container
+from app.parts import build_container
 from ingest.store import StoredChunk
 from tests import samples as f
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.citations import check_markers
+from app.query.citations import check_markers
 from tests.app.chat_fakes import (
     FakeChatServer,
     LiveServer,

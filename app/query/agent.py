@@ -7,10 +7,10 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from app.answering import AgentStep, Answer, AskService, PreparedQuestion, Question
 from app.errors import ToolsNotSupported
-from app.llm import ChatModel, Choice, Message, ToolCall, ToolSpec, Usage
-from app.prompting import AGENT_SYSTEM_PROMPT, PromptSource, format_source_blocks
+from app.query.answering import AgentStep, Answer, AskService, PreparedQuestion, Question
+from app.query.llm import ChatModel, Choice, Message, ToolCall, ToolSpec, Usage
+from app.query.prompting import AGENT_SYSTEM_PROMPT, PromptSource, format_source_blocks
 
 SEARCH_DOCUMENTS = ToolSpec(
     name="search_documents",

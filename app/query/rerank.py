@@ -6,7 +6,7 @@ import threading
 from collections.abc import Sequence
 from typing import Protocol
 
-from app.retrieval import Hit
+from app.query.retrieval import Hit
 
 
 class Reranker(Protocol):

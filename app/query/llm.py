@@ -17,7 +17,7 @@ from app.errors import (
     ChatModelUnavailable,
     ToolsNotSupported,
 )
-from app.retrieval import Hit
+from app.query.retrieval import Hit
 from ingest.embedding import Embedder
 
 logger = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 
-from app.container import Container
 from app.errors import Unauthorized
+from app.parts import Container
 
 
 def get_container(request: Request) -> Container:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from app.llm import Message
-from app.retrieval import Hit
+from app.query.llm import Message
+from app.query.retrieval import Hit
 
 SYSTEM_PROMPT = """\
 You are docrag, an assistant that answers questions using only the user's own documents.

@@ -13,7 +13,8 @@ from typing import Any, Literal
 
 import anyio
 
-from app.citations import (
+from app.errors import ChatModelInvalidJSON
+from app.query.citations import (
     CheckedText,
     InvalidJSONAnswer,
     best_quote,
@@ -21,8 +22,7 @@ from app.citations import (
     check_markers,
     claims_by_source,
 )
-from app.errors import ChatModelInvalidJSON
-from app.llm import (
+from app.query.llm import (
     ChatModel,
     Choice,
     ExtractiveAnswerer,
@@ -31,15 +31,15 @@ from app.llm import (
     StreamEnd,
     Usage,
 )
-from app.prompting import (
+from app.query.prompting import (
     PromptSource,
     build_condense_messages,
     build_messages,
     fit_sources,
     trim_history,
 )
-from app.rerank import Reranker
-from app.retrieval import Filters, Hit, Retriever, expand_neighbors, select_mmr
+from app.query.rerank import Reranker
+from app.query.retrieval import Filters, Hit, Retriever, expand_neighbors, select_mmr
 from ingest.store import ChromaChunkStore
 
 NOT_FOUND_EN = "The documents do not contain an answer to this question."
@@ -161,7 +161,7 @@ def not_found_message(question: str) -> str:
 
 def check_citations(answer: str, count: int) -> tuple[str, list[int]]:
     """Removes markers that point at no source; returns the cleaned answer and the source
-    numbers it cites, in order of first use. (`app.citations.check_markers` also reports the
+    numbers it cites, in order of first use. (`app.query.citations.check_markers` also reports the
     dropped ones.)"""
     checked = check_markers(answer, count)
     return checked.text, checked.used

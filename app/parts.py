@@ -12,12 +12,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from app.answering import AskService
 from app.config import Settings
 from app.errors import StoreUnavailable
-from app.llm import ChatModel, ExtractiveAnswerer, GenerationParams, OpenAIChatModel
-from app.rerank import CrossEncoderReranker, NoReranker, Reranker
-from app.retrieval import HybridRetriever, Retriever
+from app.query.answering import AskService
+from app.query.llm import ChatModel, ExtractiveAnswerer, GenerationParams, OpenAIChatModel
+from app.query.rerank import CrossEncoderReranker, NoReranker, Reranker
+from app.query.retrieval import HybridRetriever, Retriever
 from ingest import store as store_module
 from ingest.catalog import DocumentCatalog, DocumentRecord
 from ingest.embedding import Embedder, SentenceTransformerEmbedder

@@ -1,0 +1,1 @@
+"""The question path, in the order it runs: retrieval, selection, prompting, answering."""
