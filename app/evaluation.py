@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from app.config import Settings
-from app.query.retrieval import Hit, select_mmr
+from app.query.retrieval import Hit
 
 # Called with (stage, done, total); stages are "ingest" and "queries".
 EvalProgress = Callable[[str, int, int], None]
@@ -303,7 +303,8 @@ def evaluate(
     progress: EvalProgress | None = None,
 ) -> EvalReport:
     """Ingests the corpus (what is not stored yet), runs the split's queries, scores them."""
-    from app.parts import build_container, build_embedder
+    from app.builders import build_embedder
+    from app.parts import build_parts
 
     dataset = load_beir(dataset_dir, split)
     query_ids = dataset.judged_queries(limit)
@@ -324,7 +325,7 @@ def evaluate(
         mode=mode,
         mmr=mmr,
     )
-    container = build_container(run_settings, embedder=embedder)
+    container = build_parts(run_settings, embedder=embedder)
 
     started = time.perf_counter()
     passages, ingest = _ingest_corpus(container, dataset, progress)
@@ -332,12 +333,12 @@ def evaluate(
 
     retrieval = run_settings.retrieval
     rerank = container.reranker.name is not None
+    selector = container.ask_service.selector
     k = max(k, retrieval.candidates)
     retrieved: dict[str, list[str]] = {}
     final: dict[str, list[str]] = {}
-    reranked: dict[str, list[str]] = {}
     retrieve_ms: list[float] = []
-    rerank_ms: list[float] = []
+    select_ms: list[float] = []
     started = time.perf_counter()
     for done, qid in enumerate(query_ids, 1):
         text = dataset.queries[qid]
@@ -346,15 +347,11 @@ def evaluate(
         retrieve_ms.append((time.perf_counter() - t0) * 1000)
         retrieved[qid] = rank_passages(hits, passages)
         head = hits[: retrieval.candidates]
-        if rerank:
-            t0 = time.perf_counter()
-            head = container.reranker.rerank(text, head, len(head))
-            rerank_ms.append((time.perf_counter() - t0) * 1000)
-            reranked[qid] = rank_passages([*head, *hits[retrieval.candidates :]], passages)
-        if retrieval.mmr:
-            # MMR reorders the candidates as the answer path does; the rest keep their order.
-            head = select_mmr(head, len(head), retrieval.mmr_lambda)
-        # The candidates as the answer path orders them; the rest keep their retrieval order.
+        # The candidates go through the answer path's own selection (gate, rerank, MMR),
+        # without neighbour expansion, which only widens texts; the rest keep their order.
+        t0 = time.perf_counter()
+        head = selector.select(text, head, len(head), expand=0)
+        select_ms.append((time.perf_counter() - t0) * 1000)
         final[qid] = rank_passages([*head, *hits[retrieval.candidates :]], passages)
         if progress is not None:
             progress("queries", done, len(query_ids))
@@ -364,14 +361,13 @@ def evaluate(
         wall_s=round(time.perf_counter() - started, 2),
         retrieve_ms_p50=round(percentile(retrieve_ms, 50), 1),
         retrieve_ms_p95=round(percentile(retrieve_ms, 95), 1),
-        rerank_ms_p50=round(percentile(rerank_ms, 50), 1) if rerank else None,
-        rerank_ms_p95=round(percentile(rerank_ms, 95), 1) if rerank else None,
+        rerank_ms_p50=round(percentile(select_ms, 50), 1) if rerank else None,
+        rerank_ms_p95=round(percentile(select_ms, 95), 1) if rerank else None,
     )
-    stages = {"retrieval": mean_metrics(retrieved, dataset.qrels)}
-    if rerank:
-        stages["rerank"] = mean_metrics(reranked, dataset.qrels)
-    if retrieval.mmr:
-        stages["mmr"] = mean_metrics(final, dataset.qrels)
+    stages = {
+        "retrieval": mean_metrics(retrieved, dataset.qrels),
+        "selection": mean_metrics(final, dataset.qrels),
+    }
     return EvalReport(
         dataset=dataset.name,
         path=str(dataset.path),

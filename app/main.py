@@ -1,4 +1,4 @@
-"""The FastAPI application: `create_app(settings)` builds one container of parts per process."""
+"""The FastAPI application: `create_app(settings)` builds the parts once per process."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from app.api import ask, documents, health, index, jobs, openai_compat
-from app.api.deps import require_api_key
+from app.api import ask, documents, files, health, index, jobs, openai_compat
+from app.api.deps import follow_index, require_api_key
+from app.api.errors import error_body, install_error_handlers
+from app.api.web_page import mount_web_page
 from app.config import Settings
-from app.errors import error_body, install_error_handlers
-from app.parts import build_container
+from app.parts import build_parts
 from app.reindexing import ReindexRunner
 from ingest.embedding import Embedder
 
@@ -28,17 +29,20 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        container = build_container(settings, embedder=embedder)
-        app.state.container = container
-        app.state.reindexer = ReindexRunner(container)
-        container.start_background_work()
+        parts = build_parts(settings, embedder=embedder)
+        app.state.parts = parts
+        app.state.reindexer = ReindexRunner(parts)
+        parts.start_background_work()
         yield
-        container.close()
+        parts.close()
 
     app = FastAPI(
         title="docrag",
         summary="Answers questions from your own documents, citing file and page.",
         lifespan=lifespan,
+        # Served from files in the package by mount_web_page: FastAPI's own use a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
 
@@ -67,11 +71,14 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         response.headers["X-Request-ID"] = request.state.request_id
         return response
 
-    protected = [Depends(require_api_key)]
-    app.include_router(health.router)
+    # Following a reindex comes first, so that a request's parts are the active index's.
+    protected = [Depends(follow_index), Depends(require_api_key)]
+    app.include_router(health.router, dependencies=[Depends(follow_index)])
     app.include_router(documents.router, dependencies=protected)
+    app.include_router(files.router, dependencies=protected)
     app.include_router(jobs.router, dependencies=protected)
     app.include_router(index.router, dependencies=protected)
     app.include_router(ask.router, dependencies=protected)
     app.include_router(openai_compat.router, dependencies=protected)
+    mount_web_page(app)
     return app

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from app.errors import DocragError, DocumentNotFound
-from app.parts import Container
+from app.parts import Parts
 from app.query.answering import Question
 from app.query.retrieval import Filters
 
@@ -23,27 +23,27 @@ INSTRUCTIONS = (
 )
 
 
-def _filters(container: Container, document_ids: list[str] | None) -> Filters:
+def _filters(parts: Parts, document_ids: list[str] | None) -> Filters:
     ids = tuple(dict.fromkeys(document_ids or ()))
     if ids:
-        known = container.catalog.get_many(list(ids))
+        known = parts.catalog.get_many(list(ids))
         missing = [d for d in ids if d not in known]
         if missing:
             raise DocumentNotFound(", ".join(missing))
     return Filters(document_ids=ids)
 
 
-def build_mcp_server(container: Container) -> MCPServer:
+def build_mcp_server(parts: Parts) -> MCPServer:
     try:
         from mcp.server.mcpserver import MCPServer
         from mcp.server.mcpserver.exceptions import ToolError
     except ImportError as exc:  # pragma: no cover - depends on the installation
         raise ImportError("docrag mcp needs the MCP SDK: pip install mcp") from exc
 
-    from app.api.ask import to_response
+    from app.api.mappers import to_response
 
     server: MCPServer = MCPServer("docrag", instructions=INSTRUCTIONS)
-    settings = container.settings
+    settings = parts.settings
 
     @server.tool(
         description="Searches the stored documents for passages relevant to a query. Returns "
@@ -54,11 +54,11 @@ def build_mcp_server(container: Container) -> MCPServer:
         query: str, top_k: int = 5, document_ids: list[str] | None = None
     ) -> dict[str, Any]:
         try:
-            prepared = container.ask_service.prepare(
+            prepared = parts.ask_service.prepare(
                 Question(
                     text=query,
                     top_k=max(1, min(top_k, 50)),
-                    filters=_filters(container, document_ids),
+                    filters=_filters(parts, document_ids),
                 )
             )
         except DocragError as exc:
@@ -97,11 +97,11 @@ def build_mcp_server(container: Container) -> MCPServer:
             if t.get("role") in ("user", "assistant")
         )
         try:
-            answer = container.ask_service.ask(
+            answer = parts.ask_service.ask(
                 Question(
                     text=question.strip(),
                     top_k=max(1, min(top_k or settings.retrieval.top_k, 50)),
-                    filters=_filters(container, document_ids),
+                    filters=_filters(parts, document_ids),
                     history=turns,
                 )
             )
@@ -112,7 +112,7 @@ def build_mcp_server(container: Container) -> MCPServer:
 
     @server.tool(description="Lists the stored documents (newest first) with their ids.")
     def list_documents(limit: int = 50, offset: int = 0) -> dict[str, Any]:
-        records, total = container.catalog.page(max(1, min(limit, 500)), max(0, offset))
+        records, total = parts.catalog.page(max(1, min(limit, 500)), max(0, offset))
         return {
             "total": total,
             "documents": [
@@ -137,7 +137,7 @@ def http_app(server: MCPServer, settings: Settings, *, host: str) -> ASGIApp:
     from starlette.responses import JSONResponse
 
     from app.api.deps import api_key_problem
-    from app.errors import error_body
+    from app.api.errors import error_body
 
     app = server.streamable_http_app(host=host)
     keys = settings.auth.api_keys

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
-from app.config import Settings
-from app.parts import (
+from app.builders import (
     build_catalog,
     build_embedder,
     build_lexical,
@@ -23,6 +22,7 @@ from app.parts import (
     connect,
     lexical_cache_path,
 )
+from app.config import Settings
 from ingest import store as store_module
 from ingest.catalog import DocumentRecord
 from ingest.embedding import Embedder
@@ -30,7 +30,7 @@ from ingest.reindex import Reindexer, ReindexReport
 from ingest.store import ChromaChunkStore, ChromaRecordStore
 
 if TYPE_CHECKING:
-    from app.parts import Container
+    from app.parts import Parts
 
 logger = logging.getLogger(__name__)
 
@@ -173,8 +173,8 @@ class ReindexRunner:
     """Runs one reindex at a time in the service's process (the only way with embedded
     Chroma, which belongs to one process), then switches the service over at once."""
 
-    def __init__(self, container: Container) -> None:
-        self._container = container
+    def __init__(self, parts: Parts) -> None:
+        self._parts = parts
         self._lock = threading.Lock()
         self._status = ReindexStatus()
         self._thread: threading.Thread | None = None
@@ -189,7 +189,7 @@ class ReindexRunner:
                 raise ReindexRunning(
                     "a reindex is already running in this service; GET /index shows its progress"
                 )
-            settings = self._container.settings
+            settings = self._parts.settings
             self._status = ReindexStatus(
                 status="running", model=settings.embedding.model, started_at=datetime.now(UTC)
             )
@@ -211,9 +211,9 @@ class ReindexRunner:
             self._status = replace(self._status, **changes)  # type: ignore[arg-type]
 
     def _run(self, skip_failed: bool, keep_previous: bool) -> None:
-        container = self._container
+        parts = self._parts
         # The model already loaded is reused when it is the configured one.
-        embedder = None if container.reindex_needed else container.embedder
+        embedder = None if parts.reindex_needed else parts.embedder
 
         def on_start(records: list[DocumentRecord]) -> None:
             self._update(documents_total=len(records))
@@ -224,7 +224,7 @@ class ReindexRunner:
 
         try:
             report, _ = reindex(
-                container.settings,
+                parts.settings,
                 embedder=embedder,
                 skip_failed=skip_failed,
                 keep_previous=keep_previous,
@@ -244,7 +244,7 @@ class ReindexRunner:
             )
             return
         if report.switched:
-            container.refresh_index(max_age_s=0)
+            parts.follow_index(max_age_s=0)
         self._update(
             status="switched" if report.switched else "not_switched",
             collection=report.collection,

@@ -10,162 +10,25 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse, format_sse_event
 
-from app.api.deps import ContainerDep
+from app.api.deps import AskServiceDep, CatalogDep, ChatModelDep, SettingsDep
+from app.api.errors import error_body
+from app.api.mappers import to_citation, to_question, to_response
 from app.api.schemas import (
-    AgentStepPublic,
     AskRequest,
     AskResponse,
-    ChoicePublic,
-    CitationPublic,
     ErrorResponse,
-    GenerationRequest,
-    InCondition,
-    SamplingRequest,
-    TimingsPublic,
-    UsagePublic,
 )
-from app.errors import DocragError, DocumentNotFound, InvalidRequest, error_body
+from app.errors import DocragError
 from app.query.agent import DocumentAgent
 from app.query.answering import (
-    Answer,
     AskService,
-    Citation,
     PreparedQuestion,
-    Question,
     SourcesFound,
     TextDelta,
 )
-from app.query.llm import GenerationParams, Message, Usage
-from app.query.retrieval import Filters
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["ask"])
-
-
-def to_question(request: AskRequest, container: ContainerDep) -> Question:
-    settings = container.settings
-    if len(request.question) > settings.limits.max_question_chars:
-        raise InvalidRequest(
-            f"question: {len(request.question)} characters, the limit is "
-            f"{settings.limits.max_question_chars}; shorten it or raise "
-            "DOCRAG_LIMITS__MAX_QUESTION_CHARS"
-        )
-    document_ids = tuple(dict.fromkeys(request.document_ids or ()))
-    if document_ids:
-        known = container.catalog.get_many(list(document_ids))
-        missing = [d for d in document_ids if d not in known]
-        if missing:
-            raise DocumentNotFound(", ".join(missing))
-    gen = request.generation
-    return Question(
-        text=request.question.strip(),
-        top_k=request.top_k or settings.retrieval.top_k,
-        filters=Filters(
-            document_ids=document_ids,
-            filenames=tuple(request.filenames or ()),
-            metadata={
-                key: value.any_of if isinstance(value, InCondition) else value
-                for key, value in (request.metadata or {}).items()
-            },
-        ),
-        expand_neighbors=request.expand_neighbors,
-        generation=to_generation_params(gen, container),
-        history=tuple(Message(m.role, m.content) for m in request.history or ()),
-    )
-
-
-def to_generation_params(
-    gen: SamplingRequest | None,
-    container: ContainerDep,
-    *,
-    max_tokens: int | None = None,
-) -> GenerationParams:
-    if gen is None:
-        return GenerationParams()
-    model = gen.model if isinstance(gen, GenerationRequest) else None
-    allowed = container.settings.llm.allowed_models
-    if model is not None and allowed and model not in allowed:
-        raise InvalidRequest(
-            f"generation.model: {model!r} is not allowed here; choose one of "
-            f"{', '.join(allowed)} (DOCRAG_LLM__ALLOWED_MODELS)"
-        )
-    return GenerationParams(
-        temperature=gen.temperature,
-        top_p=gen.top_p,
-        max_tokens=gen.max_tokens or max_tokens,
-        stop=tuple(gen.stop or ()),  # type: ignore[arg-type]
-        model=model,
-        presence_penalty=gen.presence_penalty,
-        frequency_penalty=gen.frequency_penalty,
-        seed=gen.seed,
-        n=gen.n,
-        json_mode=gen.response_format is not None and gen.response_format.type == "json_object",
-    )
-
-
-def to_citation(c: Citation) -> CitationPublic:
-    return CitationPublic(
-        n=c.n,
-        document_id=c.document_id,
-        filename=c.filename,
-        page=c.page,
-        page_end=c.page_end,
-        heading=c.heading,
-        text=c.text,
-        score=c.score,
-        rerank_score=c.rerank_score,
-        quote=c.quote,
-    )
-
-
-def to_usage(usage: Usage | None) -> UsagePublic | None:
-    if usage is None:
-        return None
-    return UsagePublic(
-        prompt_tokens=usage.prompt_tokens,
-        completion_tokens=usage.completion_tokens,
-        total_tokens=usage.total_tokens,
-    )
-
-
-def to_response(answer: Answer) -> AskResponse:
-    return AskResponse(
-        answer=answer.answer,
-        grounded=answer.grounded,
-        citations=[to_citation(c) for c in answer.citations],
-        sources=[to_citation(c) for c in answer.sources],
-        dropped_citations=answer.dropped_citations,
-        condensed_question=answer.condensed_question,
-        mode=answer.mode,
-        model=answer.model,
-        usage=to_usage(answer.usage),
-        timings=TimingsPublic(
-            retrieve_ms=answer.timings.retrieve_ms,
-            rerank_ms=answer.timings.rerank_ms,
-            generate_ms=answer.timings.generate_ms,
-            condense_ms=answer.timings.condense_ms,
-        ),
-        finish_reason=answer.finish_reason,
-        choices=[
-            ChoicePublic(
-                index=c.index,
-                answer=c.answer,
-                grounded=c.grounded,
-                citations=[to_citation(x) for x in c.citations],
-                dropped_citations=c.dropped_citations,
-                finish_reason=c.finish_reason,
-            )
-            for c in answer.choices
-        ]
-        if len(answer.choices) > 1
-        else None,
-        steps=[
-            AgentStepPublic(tool=s.tool, arguments=s.arguments, results=s.results, error=s.error)
-            for s in answer.steps
-        ]
-        if answer.steps
-        else None,
-    )
 
 
 def sse(event: str, data: object) -> bytes:
@@ -229,13 +92,18 @@ async def ask_events(service: AskService, prepared: PreparedQuestion) -> AsyncIt
         },
     },
 )
-async def ask(request: AskRequest, container: ContainerDep) -> Response:
+async def ask(
+    request: AskRequest,
+    settings: SettingsDep,
+    catalog: CatalogDep,
+    service: AskServiceDep,
+    chat_model: ChatModelDep,
+) -> Response:
     """Answers a question from the stored documents, citing them as [n]; streamed with
     `"stream": true`."""
-    question = await run_in_threadpool(to_question, request, container)
-    service = container.ask_service
+    question = await run_in_threadpool(to_question, request, settings, catalog)
     if request.mode == "agent":
-        agent = DocumentAgent(service, container.chat_model, container.settings.llm.agent_max_steps)
+        agent = DocumentAgent(service, chat_model, settings.llm.agent_max_steps)
         answer = await run_in_threadpool(agent.run, question)
         return JSONResponse(to_response(answer).model_dump(mode="json"))
     if not request.stream:

@@ -1,4 +1,6 @@
-"""Dependencies that routes declare in their signatures."""
+"""What routes declare in their signatures: one `Annotated` alias per part. The parts bound
+to the active index come from one snapshot per request (FastAPI caches a dependency within a
+request), so a request never mixes two indexes."""
 
 from __future__ import annotations
 
@@ -10,17 +12,74 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 
+from app.config import Settings
 from app.errors import Unauthorized
-from app.parts import Container
+from app.parts import IndexParts, Parts
+from app.query.answering import AskService
+from app.query.llm import ChatModel
+from app.reindexing import ReindexRunner
+from ingest.catalog import DocumentCatalog
+from ingest.errors import StoreUnavailable
+from ingest.jobs import IngestJobs
+from ingest.pipeline import IngestPipeline
 
 
-def get_container(request: Request) -> Container:
-    container: Container = request.app.state.container
-    container.refresh_index()  # after `docrag reindex` switched the index
-    return container
+def _parts(request: Request) -> Parts:
+    parts: Parts = request.app.state.parts
+    return parts
 
 
-ContainerDep = Annotated[Container, Depends(get_container)]
+def follow_index(request: Request) -> None:
+    """The one step that follows a reindex: a running service switches to the index
+    `docrag reindex` made active. Mounted before every router's own dependencies."""
+    _parts(request).follow_index()
+
+
+def _index_parts(request: Request) -> IndexParts:
+    return _parts(request).current
+
+
+def _settings(request: Request) -> Settings:
+    return _parts(request).settings
+
+
+def _catalog(request: Request) -> DocumentCatalog:
+    return _parts(request).catalog
+
+
+def _chat_model(request: Request) -> ChatModel | None:
+    return _parts(request).chat_model
+
+
+def _jobs(request: Request) -> IngestJobs:
+    jobs = _parts(request).jobs
+    if jobs is None:
+        raise StoreUnavailable("background ingestion is not running in this process")
+    return jobs
+
+
+def _pipeline(index: Annotated[IndexParts, Depends(_index_parts)]) -> IngestPipeline:
+    return index.pipeline
+
+
+def _ask_service(index: Annotated[IndexParts, Depends(_index_parts)]) -> AskService:
+    return index.ask_service
+
+
+def _reindexer(request: Request) -> ReindexRunner:
+    runner: ReindexRunner = request.app.state.reindexer
+    return runner
+
+
+PartsDep = Annotated[Parts, Depends(_parts)]  # for /health and /index, which describe them all
+IndexDep = Annotated[IndexParts, Depends(_index_parts)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+CatalogDep = Annotated[DocumentCatalog, Depends(_catalog)]
+ChatModelDep = Annotated[ChatModel | None, Depends(_chat_model)]
+JobsDep = Annotated[IngestJobs, Depends(_jobs)]
+PipelineDep = Annotated[IngestPipeline, Depends(_pipeline)]
+AskServiceDep = Annotated[AskService, Depends(_ask_service)]
+ReindexerDep = Annotated[ReindexRunner, Depends(_reindexer)]
 
 # Declared so that the OpenAPI document (and /docs) shows the bearer scheme.
 _bearer = HTTPBearer(auto_error=False)
@@ -43,11 +102,11 @@ def api_key_problem(keys: Sequence[SecretStr], authorization: str | None) -> str
 
 
 def require_api_key(
-    container: ContainerDep,
+    settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
     problem = api_key_problem(
-        container.settings.auth.api_keys,
+        settings.auth.api_keys,
         f"Bearer {credentials.credentials}" if credentials is not None else None,
     )
     if problem is not None:

@@ -8,32 +8,21 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from fastapi.responses import JSONResponse
 
-from app.api.deps import ContainerDep
-from app.api.jobs import job_to_public
+from app.api.deps import CatalogDep, JobsDep, PipelineDep, SettingsDep
+from app.api.mappers import job_to_public, to_public
 from app.api.schemas import (
     DocumentContent,
     DocumentPublic,
     DocumentsPublic,
-    ErrorDetail,
     JobPublic,
     PagePublic,
     UploadError,
     UploadResponse,
 )
-from app.errors import (
-    DocragError,
-    DocumentNotFound,
-    DocumentNotReady,
-    FileTooLarge,
-    InvalidRequest,
-    StoreUnavailable,
-    from_parse_error,
-)
-from app.parts import Container
-from ingest import pipeline as ingest_pipeline
-from ingest.catalog import DocumentRecord
-from ingest.jobs import IngestJobs
-from ingest.pipeline import safe_filename
+from app.errors import DocragError, DocumentNotFound, FileTooLarge, InvalidRequest, as_docrag_error
+from ingest import errors as ingest_errors
+from ingest.catalog import DocumentCatalog, DocumentRecord
+from ingest.ids import safe_filename
 from ingest.store import MetadataValue
 from parsers.errors import ParseError
 
@@ -42,30 +31,6 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/documents", tags=["documents"])
 
 _READ_BLOCK = 1024 * 1024
-
-
-def to_public(record: DocumentRecord) -> DocumentPublic:
-    return DocumentPublic(
-        id=record.id,
-        filename=record.filename,
-        media_type=record.media_type,
-        size_bytes=record.size_bytes,
-        sha256=record.sha256,
-        pages=record.pages,
-        chunks=record.chunks,
-        status=record.status,
-        progress=record.progress,
-        error=(
-            ErrorDetail(code=record.error_code or "ingest_failed", message=record.error or "")
-            if record.status == "failed"
-            else None
-        ),
-        title=record.title,
-        metadata=dict(record.metadata),
-        created_at=record.created_at,
-    )
-
-
 _METADATA_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _METADATA_HINT = (
     'send metadata as a JSON object of at most 32 keys (letters, digits, "_", "-", ".") with '
@@ -113,7 +78,9 @@ def _read_limited(upload: UploadFile, limit: int, limit_mb: float) -> bytes:
     responses={200: {"description": "every file was already stored"}},
 )
 def upload_documents(
-    container: ContainerDep,
+    settings: SettingsDep,
+    pipeline: PipelineDep,
+    background: JobsDep,
     files: Annotated[list[UploadFile] | None, File(description="one or more files")] = None,
     metadata: Annotated[
         str | None,
@@ -134,7 +101,7 @@ def upload_documents(
     own: `201` when at least one new document was stored, `200` when every file was already
     stored, and the status of the first error when no file could be stored. With
     `wait=false`: `202` and one background job per file."""
-    limits = container.settings.limits
+    limits = settings.limits
     if not files:
         raise InvalidRequest(
             "no files were sent: upload them as multipart form fields named 'files', "
@@ -156,12 +123,12 @@ def upload_documents(
         try:
             data = _read_limited(upload, limits.max_upload_bytes, limits.max_upload_mb)
             if not wait:
-                jobs.append(job_to_public(_jobs(container).submit(data, filename, user_metadata)))
+                jobs.append(job_to_public(background.submit(data, filename, user_metadata)))
                 continue
             try:
-                result = container.pipeline.ingest(data, filename, metadata=user_metadata)
+                result = pipeline.ingest(data, filename, metadata=user_metadata)
             except ParseError as e:
-                raise from_parse_error(e) from e
+                raise _http_error(e) from e
         except DocragError as e:
             errors.append(UploadError(filename=filename, code=e.code, message=e.message))
             failures.append(e)
@@ -180,10 +147,10 @@ def upload_documents(
     return JSONResponse(body, status_code=first.status_code)
 
 
-def _jobs(container: Container) -> IngestJobs:
-    if container.jobs is None:
-        raise StoreUnavailable("background ingestion is not running in this process")
-    return container.jobs
+def _http_error(error: Exception) -> DocragError:
+    mapped = as_docrag_error(error)
+    assert mapped is not None, error  # only called with errors the table knows
+    return mapped
 
 
 @router.put(
@@ -198,7 +165,9 @@ def _jobs(container: Container) -> IngestJobs:
 )
 def replace_document(
     document_id: str,
-    container: ContainerDep,
+    settings: SettingsDep,
+    pipeline: PipelineDep,
+    background: JobsDep,
     file: Annotated[UploadFile, File(description="the new version of the document")],
     metadata: Annotated[
         str | None,
@@ -211,54 +180,52 @@ def replace_document(
 ) -> JSONResponse:
     """Replaces a document's content; the id stays. Questions see the old version until the
     new one is completely stored, then only the new one: never a mix of the two."""
-    limits = container.settings.limits
+    limits = settings.limits
     filename = safe_filename(file.filename)
     data = _read_limited(file, limits.max_upload_bytes, limits.max_upload_mb)
     new_metadata = parse_upload_metadata(metadata) if metadata is not None else None
     try:
         if not wait:
-            job = _jobs(container).submit_replace(document_id, data, filename, new_metadata)
+            job = background.submit_replace(document_id, data, filename, new_metadata)
             return JSONResponse(
                 job_to_public(job).model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED
             )
-        result = container.pipeline.replace(document_id, data, filename, metadata=new_metadata)
-    except ingest_pipeline.DocumentMissing as e:
+        result = pipeline.replace(document_id, data, filename, metadata=new_metadata)
+    except ingest_errors.DocumentMissing as e:
         raise DocumentNotFound(document_id) from e
-    except ingest_pipeline.DocumentNotReady as e:
-        raise DocumentNotReady(str(e)) from e
-    except ParseError as e:
-        raise from_parse_error(e) from e
+    except (ingest_errors.DocumentNotReady, ParseError) as e:
+        raise _http_error(e) from e
     return JSONResponse(to_public(result.document).model_dump(mode="json"))
 
 
 @router.get("", response_model=DocumentsPublic)
 def list_documents(
-    container: ContainerDep,
+    catalog: CatalogDep,
     limit: Annotated[int, Query(ge=1, le=1000, description="documents per page")] = 50,
     offset: Annotated[int, Query(ge=0, description="documents to skip")] = 0,
 ) -> DocumentsPublic:
     """The catalog, newest first."""
-    records, total = container.catalog.page(limit, offset)
+    records, total = catalog.page(limit, offset)
     return DocumentsPublic(data=[to_public(r) for r in records], total=total)
 
 
-def _existing_record(container: ContainerDep, document_id: str) -> DocumentRecord:
-    record = container.catalog.get(document_id)
+def _existing_record(catalog: DocumentCatalog, document_id: str) -> DocumentRecord:
+    record = catalog.get(document_id)
     if record is None:
         raise DocumentNotFound(document_id)
     return record
 
 
 @router.get("/{document_id}", response_model=DocumentPublic)
-def get_document(document_id: str, container: ContainerDep) -> DocumentPublic:
-    return to_public(_existing_record(container, document_id))
+def get_document(document_id: str, catalog: CatalogDep) -> DocumentPublic:
+    return to_public(_existing_record(catalog, document_id))
 
 
 @router.get("/{document_id}/content", response_model=DocumentContent)
-def get_document_content(document_id: str, container: ContainerDep) -> DocumentContent:
+def get_document_content(document_id: str, catalog: CatalogDep) -> DocumentContent:
     """The extracted text, page by page."""
-    record = _existing_record(container, document_id)
-    pages = container.catalog.content(document_id, record.generation)
+    record = _existing_record(catalog, document_id)
+    pages = catalog.content(document_id, record.generation)
     if pages is None:
         raise DocumentNotFound(document_id)
     return DocumentContent(
@@ -267,8 +234,8 @@ def get_document_content(document_id: str, container: ContainerDep) -> DocumentC
 
 
 @router.delete("/{document_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_document(document_id: str, container: ContainerDep) -> Response:
+def delete_document(document_id: str, pipeline: PipelineDep) -> Response:
     """Removes the document, its chunks and its stored file."""
-    if not container.pipeline.delete(document_id):
+    if not pipeline.delete(document_id):
         raise DocumentNotFound(document_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

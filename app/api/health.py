@@ -4,7 +4,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import APIRouter
 
-from app.api.deps import ContainerDep
+from app.api.deps import PartsDep
 from app.api.schemas import HealthResponse
 
 router = APIRouter(tags=["health"])
@@ -18,19 +18,19 @@ def _version() -> str:
 
 
 @router.get("/health", response_model=HealthResponse)
-def health(container: ContainerDep) -> HealthResponse:
+def health(parts: PartsDep) -> HealthResponse:
     """Liveness, and what this service is configured with. Never needs an API key."""
     return HealthResponse(
         status="ok",
         version=_version(),
-        mode=container.ask_service.mode,
-        embedding_model=container.index.model if container.index else "",
-        index=container.store.name,
-        reindex_needed=container.reindex_needed,
-        chroma=container.chroma_description,
-        chat_model=container.chat_model.name if container.chat_model else None,
-        reranker=container.reranker.name,
-        documents=container.catalog.count(),
-        chunks=container.store.count(),
-        auth=bool(container.settings.auth.api_keys),
+        mode=parts.ask_service.mode,
+        embedding_model=parts.index.model,
+        index=parts.store.name,
+        reindex_needed=parts.reindex_needed,
+        chroma=parts.chroma_description,
+        chat_model=parts.chat_model.name if parts.chat_model else None,
+        reranker=parts.reranker.name,
+        documents=parts.catalog.count(),
+        chunks=parts.store.count(),
+        auth=bool(parts.settings.auth.api_keys),
     )

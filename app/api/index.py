@@ -5,19 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
-from app.api.deps import ContainerDep
+from app.api.deps import PartsDep, ReindexerDep
 from app.api.schemas import IndexPublic, ReindexPublic
 from app.errors import ReindexConflict
-from app.reindexing import ReindexRunner, ReindexRunning, ReindexStatus
+from app.reindexing import ReindexRunning, ReindexStatus
 
 router = APIRouter(prefix="/index", tags=["index"])
-
-
-def _runner(request: Request) -> ReindexRunner:
-    runner: ReindexRunner = request.app.state.reindexer
-    return runner
 
 
 def _public(status: ReindexStatus) -> ReindexPublic:
@@ -36,22 +31,21 @@ def _public(status: ReindexStatus) -> ReindexPublic:
 
 
 @router.get("", response_model=IndexPublic)
-def get_index(container: ContainerDep, request: Request) -> IndexPublic:
+def get_index(parts: PartsDep, runner: ReindexerDep) -> IndexPublic:
     """Which collection and model answer questions, and the progress of a reindex."""
     return IndexPublic(
-        collection=container.store.name,
-        embedding_model=container.index.model if container.index else "",
-        configured_model=container.settings.embedding.model,
-        reindex_needed=container.reindex_needed,
-        chunks=container.store.count(),
-        reindex=_public(_runner(request).status()),
+        collection=parts.store.name,
+        embedding_model=parts.index.model,
+        configured_model=parts.settings.embedding.model,
+        reindex_needed=parts.reindex_needed,
+        chunks=parts.store.count(),
+        reindex=_public(runner.status()),
     )
 
 
 @router.post("/reindex", response_model=ReindexPublic, status_code=202)
 def start_reindex(
-    container: ContainerDep,
-    request: Request,
+    runner: ReindexerDep,
     response: Response,
     skip_failed: Annotated[
         bool,
@@ -65,7 +59,7 @@ def start_reindex(
     model and chunking into a new collection, then switches to it. Questions are answered
     from the old index until then. Follow it with GET /index."""
     try:
-        status = _runner(request).start(skip_failed=skip_failed, keep_previous=keep_previous)
+        status = runner.start(skip_failed=skip_failed, keep_previous=keep_previous)
     except ReindexRunning as e:
         raise ReindexConflict(str(e)) from e
     response.headers["Location"] = "/index"

@@ -22,8 +22,8 @@ from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse, format_sse_event
 from pydantic import ValidationError
 
-from app.api.ask import to_citation, to_generation_params, to_question, to_usage
-from app.api.deps import ContainerDep
+from app.api.deps import AskServiceDep, CatalogDep, SettingsDep
+from app.api.mappers import to_citation, to_generation_params, to_question, to_usage
 from app.api.schemas import (
     AskRequest,
     ChatCompletionRequest,
@@ -217,17 +217,21 @@ async def completion_chunks(
         200: {"content": {"text/event-stream": {}}, "description": "with stream: chunks"},
     },
 )
-async def chat_completions(request: ChatCompletionRequest, container: ContainerDep) -> Response:
+async def chat_completions(
+    request: ChatCompletionRequest,
+    settings: SettingsDep,
+    catalog: CatalogDep,
+    service: AskServiceDep,
+) -> Response:
     """An OpenAI chat completion answered from the documents (model `docrag-rag`)."""
     ask_request = to_ask_request(request)
-    question = await run_in_threadpool(to_question, ask_request, container)
+    question = await run_in_threadpool(to_question, ask_request, settings, catalog)
     question = replace(
         question,
         generation=to_generation_params(
-            request, container, max_tokens=request.max_completion_tokens
+            request, settings, max_tokens=request.max_completion_tokens
         ),
     )
-    service = container.ask_service
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     if not request.stream:
         answer = await run_in_threadpool(service.ask, question)

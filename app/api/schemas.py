@@ -233,6 +233,9 @@ class CitationPublic(BaseModel):
         description="in `citations`: the sentence of the chunk that best supports the "
         "answer's sentences citing it (lexical overlap); null in `sources`",
     )
+    ocr: bool = Field(
+        False, description="the text was read from a page image by OCR (a scan or a photo)"
+    )
 
 
 class UsagePublic(BaseModel):

@@ -22,10 +22,10 @@ from app.query.citations import (
     check_markers,
     claims_by_source,
 )
+from app.query.extractive import ExtractiveAnswerer
 from app.query.llm import (
     ChatModel,
     Choice,
-    ExtractiveAnswerer,
     GenerationParams,
     Message,
     StreamEnd,
@@ -38,9 +38,8 @@ from app.query.prompting import (
     fit_sources,
     trim_history,
 )
-from app.query.rerank import Reranker
-from app.query.retrieval import Filters, Hit, Retriever, expand_neighbors, select_mmr
-from ingest.store import ChromaChunkStore
+from app.query.retrieval import Filters, Retriever
+from app.query.selection import SourceSelector
 
 NOT_FOUND_EN = "The documents do not contain an answer to this question."
 NOT_FOUND_ZH = "文档中没有找到这个问题的答案。"
@@ -69,6 +68,7 @@ class Citation:
     score: float
     rerank_score: float | None
     quote: str | None = None  # the chunk's sentence that best supports the citing sentence
+    ocr: bool = False  # the chunk's text was read from a page image
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,14 +159,6 @@ def not_found_message(question: str) -> str:
     return NOT_FOUND_ZH if _CJK.search(question) else NOT_FOUND_EN
 
 
-def check_citations(answer: str, count: int) -> tuple[str, list[int]]:
-    """Removes markers that point at no source; returns the cleaned answer and the source
-    numbers it cites, in order of first use. (`app.query.citations.check_markers` also reports the
-    dropped ones.)"""
-    checked = check_markers(answer, count)
-    return checked.text, checked.used
-
-
 def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 1)
 
@@ -176,59 +168,26 @@ class AskService:
         self,
         *,
         retriever: Retriever,
-        reranker: Reranker,
+        selector: SourceSelector,
         chat_model: ChatModel | None,
         extractive: ExtractiveAnswerer,
         count_tokens: Callable[[str], int],
         candidates: int,
-        min_score: float,
         context_tokens: int,
-        store: ChromaChunkStore | None = None,
-        min_term_overlap: float = 1.0,
-        mmr_lambda: float | None = None,
-        expand_neighbors: int = 0,
         history_tokens: int = 1000,
         condense: bool = True,
         condense_max_tokens: int = 96,
     ) -> None:
         self._retriever = retriever
-        self._reranker = reranker
+        self.selector = selector
         self._chat_model = chat_model
         self._extractive = extractive
         self._count_tokens = count_tokens
         self._candidates = candidates
-        self._min_score = min_score
         self._context_tokens = context_tokens
-        self._store = store
-        self._min_term_overlap = min_term_overlap
-        self._mmr_lambda = mmr_lambda
-        self._expand_neighbors = expand_neighbors
         self._history_tokens = history_tokens
         self._condense = condense
         self._condense_max_tokens = condense_max_tokens
-
-    def is_relevant(self, hit: Hit) -> bool:
-        """The relevance gate, on scales that do not drift with the corpus: cosine similarity
-        (discounted when the embedding model cannot read the question), or the share of the
-        question's terms the chunk contains."""
-        return hit.trusted_score >= self._min_score or hit.term_overlap >= self._min_term_overlap
-
-    def select_sources(
-        self, question: str, hits: Sequence[Hit], top_k: int, expand: int | None = None
-    ) -> list[Hit]:
-        """Relevance gate, then rerank, then (optionally) MMR diversity and neighbour
-        expansion: the chunks that go into the prompt."""
-        relevant = [h for h in hits if self.is_relevant(h)]
-        if not relevant:
-            return []
-        diversify = self._mmr_lambda is not None
-        kept = self._reranker.rerank(question, relevant, len(relevant) if diversify else top_k)
-        if self._mmr_lambda is not None:
-            kept = select_mmr(kept, top_k, self._mmr_lambda)
-        expand = self._expand_neighbors if expand is None else expand
-        if expand and self._store is not None:
-            kept = expand_neighbors(kept, self._store, expand)
-        return kept
 
     @property
     def mode(self) -> Literal["generative", "extractive"]:
@@ -274,7 +233,7 @@ class AskService:
         retrieve_ms = _ms(start)
 
         start = time.perf_counter()
-        kept = self.select_sources(question.text, hits, question.top_k, question.expand_neighbors)
+        kept = self.selector.select(question.text, hits, question.top_k, question.expand_neighbors)
         rerank_ms = _ms(start)
 
         sources = fit_sources(kept, self._count_tokens, self._context_tokens) if kept else []
@@ -449,4 +408,5 @@ def _citation(source: PromptSource) -> Citation:
         text=hit.text,
         score=round(hit.score, 4),
         rerank_score=round(hit.rerank_score, 4) if hit.rerank_score is not None else None,
+        ocr=hit.ocr,
     )

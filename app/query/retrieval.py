@@ -7,15 +7,14 @@ judge hits found by either side."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 from ingest.catalog import DocumentCatalog
 from ingest.embedding import Embedder
+from ingest.ids import chunk_generation
 from ingest.lexical import BM25Index, fuse_rankings
-from ingest.pipeline import chunk_generation, sibling_chunk_id
 from ingest.store import ChromaChunkStore, StoredChunk
 
 RetrievalMode = Literal["hybrid", "dense", "lexical"]
@@ -68,6 +67,7 @@ class Hit:
     dense_trust: float = 1.0
     fused_score: float = 0.0  # position in the fused ranking (higher is better)
     rerank_score: float | None = None
+    ocr: bool = False  # the chunk's text was read from a page image
     vector: tuple[float, ...] | None = field(default=None, repr=False, compare=False)
 
     def reranked(self, score: float) -> Hit:
@@ -101,6 +101,7 @@ def hit_from_chunk(chunk: StoredChunk, score: float, vector: Sequence[float] | N
         page_end=optional_int("page_end"),
         heading=str(heading) if heading is not None else None,
         score=score,
+        ocr=bool(meta.get("ocr", False)),
         vector=tuple(vector) if vector is not None else None,
     )
 
@@ -218,84 +219,3 @@ class HybridRetriever:
             and record.status == "ready"
             and chunk_generation(h.chunk_id) == record.generation
         ]
-
-
-def select_mmr(hits: Sequence[Hit], k: int, lambda_: float) -> list[Hit]:
-    """Maximal marginal relevance: picks, one at a time, the hit that is relevant and least
-    similar to those already picked, so near-duplicate chunks do not crowd out the rest."""
-    if len(hits) <= 1 or any(h.vector is None for h in hits):
-        return list(hits[:k])
-    import numpy as np
-
-    relevance = np.array([h.relevance for h in hits], dtype=np.float32)
-    span = float(relevance.max() - relevance.min()) or 1.0
-    relevance = (relevance - relevance.min()) / span
-    vectors = np.array([h.vector for h in hits], dtype=np.float32)
-    similarity = vectors @ vectors.T  # the vectors are normalised: cosine
-    chosen: list[int] = []
-    redundancy = np.zeros(len(hits), dtype=np.float32)
-    available = np.ones(len(hits), dtype=bool)
-    for _ in range(min(k, len(hits))):
-        gain = lambda_ * relevance - (1 - lambda_) * redundancy
-        gain[~available] = -np.inf
-        best = int(np.argmax(gain))
-        chosen.append(best)
-        available[best] = False
-        redundancy = np.maximum(redundancy, similarity[best])
-    return [hits[i] for i in chosen]
-
-
-def _merge_overlapping(left: str, right: str) -> str:
-    """Joins consecutive chunks that share an overlap without repeating it."""
-    longest = min(len(left), len(right))
-    for size in range(longest, 0, -1):
-        if left.endswith(right[:size]):
-            return left + right[size:]
-    return left.rstrip() + "\n" + right.lstrip()
-
-
-def expand_neighbors(hits: Sequence[Hit], store: ChromaChunkStore, n: int) -> list[Hit]:
-    """Widens each hit with up to `n` chunks on each side from the same document, so that an
-    answer split across a chunk boundary reaches the prompt whole."""
-    if n <= 0 or not hits:
-        return list(hits)
-    wanted = [
-        sibling_chunk_id(h.chunk_id, o)
-        for h in hits
-        for o in range(h.ordinal - n, h.ordinal + n + 1)
-        if o >= 0 and o != h.ordinal
-    ]
-    neighbours = {cid: chunk for cid, (chunk, _) in store.get_by_ids(wanted).items()}
-    widened = []
-    for h in hits:
-        before = [
-            neighbours.get(sibling_chunk_id(h.chunk_id, o)) for o in range(h.ordinal - n, h.ordinal)
-        ]
-        after = [
-            neighbours.get(sibling_chunk_id(h.chunk_id, o))
-            for o in range(h.ordinal + 1, h.ordinal + n + 1)
-        ]
-        text, pages = h.text, [p for p in (h.page_start, h.page_end) if p is not None]
-        for chunk in reversed([c for c in before if c is not None]):
-            text = _merge_overlapping(chunk.text, text)
-            pages.extend(_pages(chunk))
-        for chunk in [c for c in after if c is not None]:
-            text = _merge_overlapping(text, chunk.text)
-            pages.extend(_pages(chunk))
-        widened.append(
-            replace(
-                h,
-                text=text,
-                page_start=min(pages) if pages else None,
-                page_end=max(pages) if pages else None,
-            )
-        )
-    return widened
-
-
-def _pages(chunk: StoredChunk) -> list[int]:
-    return [
-        int(v)
-        for v in (chunk.metadata.get("page_start"), chunk.metadata.get("page_end"))
-        if v is not None and not (isinstance(v, float) and math.isnan(v))
-    ]

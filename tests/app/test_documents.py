@@ -97,7 +97,7 @@ def test_markdown_is_accepted(client: Any) -> None:
 def test_delete_removes_chunks_and_stored_file(client: Any, make_settings: Any) -> None:
     keep = upload(client, ("keep.txt", b"Keep this document about ferns and mosses.")).json()
     doc = upload(client, ("notes.txt", NOTES)).json()["documents"][0]
-    stored = Path(client.app.state.container.settings.files_dir) / doc["id"]
+    stored = Path(client.app.state.parts.settings.files_dir) / doc["id"]
     assert stored.exists()
 
     assert client.delete(f"/documents/{doc['id']}").status_code == 204
@@ -177,7 +177,7 @@ def test_file_names_are_never_paths(client: Any) -> None:
     response = upload(client, ("../../../etc/evil.txt", NOTES))
     doc = response.json()["documents"][0]
     assert doc["filename"] == "evil.txt"
-    files_dir = Path(client.app.state.container.settings.files_dir)
+    files_dir = Path(client.app.state.parts.settings.files_dir)
     assert [p.name for p in files_dir.iterdir()] == [doc["id"]]
 
 
@@ -205,7 +205,7 @@ def test_real_pdfs_from_other_producers(client: Any) -> None:
 def test_unexpected_failure_is_a_500_with_request_id_and_leaves_nothing(
     client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    container = client.app.state.container
+    container = client.app.state.parts
 
     def broken(texts: Any) -> Any:
         raise RuntimeError("secret internal detail")

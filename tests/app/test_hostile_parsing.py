@@ -18,7 +18,7 @@ NOTES = b"The aurora greenhouse opens in March. Its budget is forty thousand eur
 def client(make_client: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     client = make_client(limits={"parse_timeout_s": 3, "parse_memory_mb": 256})
     # Fault injection: the parse workers run this module's parser, which misbehaves on demand.
-    monkeypatch.setattr(client.app.state.container.parser, "target", TARGET)
+    monkeypatch.setattr(client.app.state.parts.parser, "target", TARGET)
     return client
 
 

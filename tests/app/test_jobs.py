@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from app.parts import build_container
+from app.parts import build_parts
 from ingest.store import StoredChunk
 from tests import samples as f
 
@@ -157,7 +157,7 @@ def test_a_job_stopped_by_shutdown_resumes_at_the_next_start(
     gate = Gate(embedder, monkeypatch, free=1)
     [job] = submit(client, ("report.pdf", f.MULTIPAGE_PDF.read_bytes()))
     gate.waiting.wait(60)  # one batch stored, the next one held
-    assert client.app.state.container.store.count() > 0
+    assert client.app.state.parts.store.count() > 0
     stopping = threading.Thread(target=client.__exit__, args=(None, None, None))
     stopping.start()
     gate.open()
@@ -173,7 +173,7 @@ def test_a_job_stopped_by_shutdown_resumes_at_the_next_start(
 def crashed_mid_ingest(settings: Any, embedder: Any, data: bytes, *, keep_file: bool) -> Any:
     """The state a SIGKILL during a background ingest leaves: a job and a document still
     embedding, some of its chunks written, its original stored (or, `keep_file` False, lost)."""
-    container = build_container(settings, embedder=embedder)
+    container = build_parts(settings, embedder=embedder)
     assert container.jobs is not None
     job = container.jobs.submit(data, "report.pdf")  # queued, never run: no worker started
     record = container.catalog.get(job.document_id)
@@ -199,7 +199,7 @@ def test_restart_resumes_a_job_a_crash_interrupted(
     assert done["status"] == "ready"
     doc = client.get(f"/documents/{job.document_id}").json()
     assert doc["status"] == "ready" and doc["pages"] == f.MULTIPAGE_PDF_PAGES
-    chunks = client.app.state.container.store.get(where={"document_id": job.document_id})
+    chunks = client.app.state.parts.store.get(where={"document_id": job.document_id})
     assert len(chunks) == doc["chunks"] and "half written" not in [c.text for c in chunks]
 
 
@@ -231,7 +231,7 @@ def test_a_shutdown_during_a_parse_requeues_the_job(
     settings = make_settings(limits={"parse_timeout_s": 600})
     client = make_client(settings)
     # Fault injection: this parse never ends on its own.
-    monkeypatch.setattr(client.app.state.container.parser, "target", TARGET)
+    monkeypatch.setattr(client.app.state.parts.parser, "target", TARGET)
     [job] = submit(client, ("hang.pdf", f.MULTIPAGE_PDF.read_bytes()))
     poll(lambda: client.get(f"/jobs/{job['id']}").json()["status"] == "parsing", "the parse")
     client.__exit__(None, None, None)  # the shutdown stops the parse worker

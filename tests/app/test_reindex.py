@@ -105,7 +105,7 @@ def test_reindex_with_another_model_switches_a_running_service_and_misses_nothin
     assert report_chunks_after > report_chunks_before
     assert _chunks_listed(client) == after["chunks"]
     assert report.documents == 2
-    names = store_module.collection_names(client.app.state.container.client)
+    names = store_module.collection_names(client.app.state.parts.client)
     assert before["index"] not in names and report.collection in names
 
     # A restart configured with the new model serves the new index without complaint.
@@ -235,7 +235,7 @@ def test_an_upload_that_finishes_after_the_switch_reaches_the_new_index(
     settings = make_settings()
     client = make_client(settings)
     _upload(client, "report.pdf", f.MULTIPAGE_PDF.read_bytes())
-    container = client.app.state.container
+    container = client.app.state.parts
     # A request that began before the switch holds the old parts to the end.
     old_pipeline = container.pipeline
     report, _ = reindex(settings, embedder=embedder, keep_previous=True)

@@ -92,7 +92,7 @@ def test_a_question_during_a_replace_sees_one_version(
 ) -> None:
     """Deterministic: the replace is held just before its switch (the new chunks are stored
     and indexed) and just after it (the old chunks are not yet deleted)."""
-    container = client.app.state.container
+    container = client.app.state.parts
     pipeline = container.pipeline
     at_switch, after_switch, go_on = threading.Event(), threading.Event(), threading.Event()
     real_put = container.catalog.put
@@ -168,7 +168,7 @@ def test_a_replace_that_fails_changes_nothing(client: Any, stored: dict[str, Any
 def test_replace_refusals(client: Any, stored: dict[str, Any]) -> None:
     missing = put(client, "0" * 32, "x.txt", b"text")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "document_not_found"
-    container = client.app.state.container
+    container = client.app.state.parts
     record = container.catalog.get(stored["id"])
     container.catalog.put(replace(record, status="embedding"))
     busy = put(client, stored["id"], "x.txt", b"text")
@@ -209,7 +209,7 @@ def test_restart_removes_what_a_crashed_replace_left(make_client: Any, make_sett
     client = make_client(settings)
     doc = client.post("/documents", files=[("files", ("s.txt", version("alpha")))]).json()
     doc = doc["documents"][0]
-    container = client.app.state.container
+    container = client.app.state.parts
     vector = [[1.0] + [0.0] * 383]
     # A replace that crashed before its switch left generation-1 chunks...
     container.store.add(
@@ -232,7 +232,7 @@ def test_restart_removes_what_a_crashed_replace_left(make_client: Any, make_sett
     client.__exit__(None, None, None)
 
     restarted = make_client(settings)
-    store = restarted.app.state.container.store
+    store = restarted.app.state.parts.store
     ids = {c.id for c in store.get()}
     assert chunk_id_for(doc["id"], 0, 1) not in ids
     assert {chunk_generation(i) for i in ids if i.startswith(other["id"])} == {2}

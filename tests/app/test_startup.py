@@ -93,7 +93,7 @@ def test_start_up_removes_documents_a_crash_left_half_written(
     settings = make_settings()
     client = make_client(settings)
     kept = client.post("/documents", files=[("files", ("notes.txt", NOTES))]).json()
-    container = client.app.state.container
+    container = client.app.state.parts
     record = container.catalog.get(kept["documents"][0]["id"])
     container.catalog.put(replace(record, id="c" * 32, status="pending"))
     container.store.add(

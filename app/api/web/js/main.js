@@ -1,0 +1,59 @@
+// Starts the page: language, the API-key prompt, then the library, uploads and chat.
+
+import { health, onUnauthorized, storedKey, storeKey } from "./api.js";
+import { startChat } from "./chat.js";
+import { startLibrary } from "./documents.js";
+import { applyLanguage, language, setLanguage } from "./i18n.js";
+import { startUploads } from "./upload.js";
+
+const keyDialog = document.getElementById("key-dialog");
+const keyInput = document.getElementById("key-input");
+const keyError = document.getElementById("key-error");
+let pendingKey = null;
+
+/** Shows the key prompt; resolves once the user gave a key. Several callers that hit a 401
+ * at the same time share one prompt. */
+function askForKey(reason) {
+  if (pendingKey) return pendingKey;
+  if (reason === "wrong") storeKey(null);
+  keyError.hidden = reason !== "wrong";
+  keyInput.value = "";
+  pendingKey = new Promise((resolve) => {
+    keyDialog.addEventListener(
+      "close",
+      () => {
+        storeKey(keyInput.value.trim());
+        pendingKey = null;
+        resolve();
+      },
+      { once: true },
+    );
+  });
+  keyDialog.showModal();
+  keyInput.focus();
+  return pendingKey;
+}
+
+// Escape must not leave the page without a key: the prompt stays until one is given.
+keyDialog.addEventListener("cancel", (event) => event.preventDefault());
+
+async function start() {
+  const select = document.getElementById("language");
+  select.value = language();
+  select.addEventListener("change", () => setLanguage(select.value));
+  applyLanguage();
+  onUnauthorized(askForKey);
+
+  try {
+    const status = await health();
+    if (status.auth && !storedKey()) await askForKey("missing");
+  } catch {
+    document.getElementById("announcer").textContent = "";
+  }
+  const library = startLibrary();
+  startUploads({ onChange: () => library.refresh() });
+  startChat({ library });
+  await library.refresh();
+}
+
+start();

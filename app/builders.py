@@ -1,0 +1,185 @@
+"""Builders of the parts, one function per part, from the settings: the only place (with
+the CLI's own start-up) where settings become plain constructor values."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from app.config import Settings
+from app.query.llm import ChatModel, GenerationParams, OpenAIChatModel
+from app.query.rerank import CrossEncoderReranker, NoReranker, Reranker
+from ingest import store as store_module
+from ingest.catalog import DocumentCatalog
+from ingest.embedding import Embedder, SentenceTransformerEmbedder, model_identity
+from ingest.reindex import IndexRegistry
+from ingest.lexical import BM25Index, Tokenizer
+from ingest.parse_worker import ParseLimits, ProcessParser
+from ingest.pipeline import IngestPipeline
+from ingest.store import ChromaChunkStore, ChromaRecordStore
+from parsers.ocr import OcrOptions, VisionEndpoint, choose_engine
+
+logger = logging.getLogger(__name__)
+
+
+def same_model(a: str, b: str) -> bool:
+    """Whether two model settings name the same model (a local directory by its real path;
+    the packaged all-MiniLM-L6-v2 is its hub id)."""
+    return model_identity(a) == model_identity(b)
+
+
+def build_embedder(settings: Settings, model: str | None = None) -> Embedder:
+    return SentenceTransformerEmbedder(
+        model or settings.embedding.model,
+        device=settings.embedding.device,
+        batch_size=settings.embedding.batch_size,
+    )
+
+
+def connect(settings: Settings) -> Any:
+    chroma = settings.chroma
+    return store_module.connect(
+        path=settings.chroma_dir,
+        host=chroma.host,
+        port=chroma.port,
+        ssl=chroma.ssl,
+        headers=(
+            {"Authorization": f"Bearer {chroma.auth_token.get_secret_value()}"}
+            if chroma.auth_token
+            else None
+        ),
+    )
+
+
+def build_catalog(settings: Settings, client: Any) -> DocumentCatalog:
+    prefix = settings.chroma.collection
+    return DocumentCatalog(
+        ChromaRecordStore(client, f"{prefix}_documents"),
+        ChromaRecordStore(client, f"{prefix}_content"),
+    )
+
+
+def build_registry(settings: Settings, client: Any) -> IndexRegistry:
+    prefix = settings.chroma.collection
+    return IndexRegistry(ChromaRecordStore(client, f"{prefix}_meta"), prefix)
+
+
+def build_parser(settings: Settings) -> ProcessParser:
+    limits = settings.limits
+    return ProcessParser(
+        ParseLimits(
+            timeout_s=limits.parse_timeout_s,
+            memory_mb=limits.parse_memory_mb,
+            workers=limits.parse_workers,
+        ),
+        ocr=build_ocr_options(settings),
+    )
+
+
+def build_ocr_options(settings: Settings) -> OcrOptions | None:
+    """What the parse workers OCR with; None when OCR is off or no engine is installed.
+    Raises `OcrUnavailable` when the engine the settings name cannot run here."""
+    ocr, vision = settings.ocr, settings.vision
+    endpoint = None
+    if vision.configured:
+        assert vision.base_url is not None and vision.model is not None
+        endpoint = VisionEndpoint(
+            base_url=vision.base_url,
+            model=vision.model,
+            api_key=vision.api_key.get_secret_value() if vision.api_key else None,
+            timeout_s=vision.timeout_s,
+        )
+    options = OcrOptions(
+        engine=ocr.engine,
+        languages=ocr.languages,
+        tessdata_dir=ocr.tessdata_dir,
+        dpi=ocr.dpi,
+        max_side_px=ocr.max_side_px,
+        threads=ocr.threads,
+        vision=endpoint,
+        describe_figures=vision.describe_figures,
+    )
+    engine = choose_engine(options)
+    logger.info("OCR for pages without a text layer: %s", engine or "none (such files are refused)")
+    return options if engine is not None else None
+
+
+def build_pipeline(
+    settings: Settings,
+    embedder: Embedder,
+    store: ChromaChunkStore,
+    catalog: DocumentCatalog,
+    *,
+    parser: ProcessParser | None,
+    on_change: Callable[[], None] | None,
+) -> IngestPipeline:
+    return IngestPipeline(
+        embedder=embedder,
+        store=store,
+        catalog=catalog,
+        files_dir=settings.files_dir,
+        chunk_size=settings.embedding.chunk_size,
+        chunk_overlap=settings.embedding.chunk_overlap,
+        embed_batch_size=settings.embedding.ingest_batch_size,
+        on_change=on_change,
+        max_pages=settings.limits.max_pages,
+        parser=parser,
+    )
+
+
+def _is_first_collection(settings: Settings, collection: str) -> bool:
+    return collection == f"{settings.chroma.collection}_chunks"
+
+
+def lexical_cache_path(settings: Settings, collection: str) -> Path:
+    """Where the BM25 tokens of a chunk collection are cached (the first collection keeps the
+    name it had before reindex existed)."""
+    name = settings.chroma.collection if _is_first_collection(settings, collection) else collection
+    return settings.data_dir / "lexical" / f"{name}.json.gz"
+
+
+def build_lexical(settings: Settings, client: Any, store: ChromaChunkStore) -> BM25Index:
+    prefix = settings.chroma.collection
+    retrieval = settings.retrieval
+    # The index of the first collection keeps its old token.
+    legacy = _is_first_collection(settings, store.name)
+    return BM25Index(
+        source=store,
+        generations=ChromaRecordStore(client, f"{prefix}_meta"),
+        tokenizer=Tokenizer(retrieval.cjk_tokenizer),
+        path=lexical_cache_path(settings, store.name),
+        k1=retrieval.bm25_k1,
+        b=retrieval.bm25_b,
+        token_id="lexical_generation" if legacy else f"lexical_generation:{store.name}",
+    )
+
+
+def build_chat_model(settings: Settings) -> ChatModel | None:
+    llm = settings.llm
+    if not (llm.enabled and llm.model):
+        return None
+    defaults = llm.generation
+    return OpenAIChatModel(
+        model=llm.model,
+        base_url=llm.base_url,
+        api_key=llm.api_key.get_secret_value() if llm.api_key else None,
+        timeout_s=llm.timeout_s,
+        connect_timeout_s=llm.connect_timeout_s,
+        max_retries=llm.max_retries,
+        defaults=GenerationParams(
+            temperature=defaults.temperature,
+            top_p=defaults.top_p,
+            max_tokens=defaults.max_tokens,
+            stop=tuple(defaults.stop),
+        ),
+    )
+
+
+def build_reranker(settings: Settings) -> Reranker:
+    if not settings.rerank.model:
+        return NoReranker()
+    return CrossEncoderReranker(
+        settings.rerank.model, max_length=settings.rerank.max_length, device=settings.rerank.device
+    )

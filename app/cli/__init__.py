@@ -1,0 +1,14 @@
+"""The `docrag` command: the same work as the HTTP API, without HTTP. Each module adds its
+commands to one Typer app; `docrag documents` and the commands that only talk to a server
+start without loading the embedding model."""
+
+from __future__ import annotations
+
+from app.cli import commands, evaluating, ingesting, reindexing
+from app.cli.common import cli
+
+__all__ = ["cli", "commands", "evaluating", "ingesting", "main", "reindexing"]
+
+
+def main() -> None:
+    cli()

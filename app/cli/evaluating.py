@@ -1,0 +1,91 @@
+"""`docrag eval`: retrieval quality on a BEIR-layout dataset."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from tqdm import tqdm
+
+from app.cli.common import cli
+from app.config import Settings
+
+
+@cli.command("eval")
+def evaluate(
+    dataset_dir: Annotated[
+        Path, typer.Argument(help="a dataset in BEIR layout: corpus, queries, qrels/<split>.tsv")
+    ],
+    split: Annotated[str, typer.Option(help="qrels split: qrels/<split>.tsv")] = "test",
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="only the first N queries that have qrels")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="also write the configuration and results as JSON")
+    ] = None,
+    mode: Annotated[
+        Literal["hybrid", "dense", "lexical"] | None,
+        typer.Option(help="retrieval mode (default: DOCRAG_RETRIEVAL__MODE)"),
+    ] = None,
+    mmr: Annotated[
+        bool | None,
+        typer.Option("--mmr/--no-mmr", help="MMR diversity (default: DOCRAG_RETRIEVAL__MMR)"),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="where the evaluation collections live (default: DOCRAG_DATA_DIR/eval)"),
+    ] = None,
+    k: Annotated[int, typer.Option(min=10, help="chunks retrieved per query")] = 100,
+) -> None:
+    """Measures retrieval (nDCG@10, recall@10/100, MRR@10) on a BEIR-layout dataset.
+
+    The corpus is embedded once and kept for later runs with the same model and chunking.
+    """
+    from app.errors import DocragError
+    from app.evaluation import DatasetError, format_report
+    from app.evaluation import evaluate as run_evaluation
+    from ingest.errors import EmbedderMismatch, StoreUnavailable
+
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            for other in bars.values():
+                other.close()
+            bar = bars[stage] = tqdm(
+                total=total,
+                desc=stage,
+                unit="doc" if stage == "ingest" else "query",
+                file=sys.stderr,
+            )
+        bar.update(done - bar.n)
+
+    try:
+        report = run_evaluation(
+            Settings(),
+            dataset_dir,
+            split=split,
+            limit=limit,
+            k=k,
+            data_dir=data_dir,
+            mode=mode,
+            mmr=mmr,
+            progress=progress,
+        )
+    except (DatasetError, DocragError, EmbedderMismatch, StoreUnavailable) as e:
+        typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from e
+    finally:
+        for bar in bars.values():
+            bar.close()
+    typer.echo(format_report(report))
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(
+            json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+        typer.echo(f"results written to {output}")

@@ -1,0 +1,136 @@
+"""Selection, after retrieval: the relevance gate, rerank, MMR diversity and neighbour
+expansion, in that order. `/ask` and `docrag eval` both call `SourceSelector.select`."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import replace
+
+from app.query.rerank import Reranker
+from app.query.retrieval import Hit
+from ingest.ids import sibling_chunk_id
+from ingest.store import ChromaChunkStore, StoredChunk
+
+
+class SourceSelector:
+    def __init__(
+        self,
+        *,
+        reranker: Reranker,
+        min_score: float,
+        store: ChromaChunkStore | None = None,
+        min_term_overlap: float = 1.0,
+        mmr_lambda: float | None = None,
+        expand_neighbors: int = 0,
+    ) -> None:
+        self.reranker = reranker
+        self._store = store
+        self._min_score = min_score
+        self._min_term_overlap = min_term_overlap
+        self._mmr_lambda = mmr_lambda
+        self._expand_neighbors = expand_neighbors
+
+    def is_relevant(self, hit: Hit) -> bool:
+        """The relevance gate, on scales that do not drift with the corpus: cosine similarity
+        (discounted when the embedding model cannot read the question), or the share of the
+        question's terms the chunk contains."""
+        return hit.trusted_score >= self._min_score or hit.term_overlap >= self._min_term_overlap
+
+    def select(
+        self, question: str, hits: Sequence[Hit], top_k: int, expand: int | None = None
+    ) -> list[Hit]:
+        """Relevance gate, then rerank, then (optionally) MMR diversity and neighbour
+        expansion: the chunks that go into the prompt."""
+        relevant = [h for h in hits if self.is_relevant(h)]
+        if not relevant:
+            return []
+        diversify = self._mmr_lambda is not None
+        kept = self.reranker.rerank(question, relevant, len(relevant) if diversify else top_k)
+        if self._mmr_lambda is not None:
+            kept = select_mmr(kept, top_k, self._mmr_lambda)
+        expand = self._expand_neighbors if expand is None else expand
+        if expand and self._store is not None:
+            kept = expand_neighbors(kept, self._store, expand)
+        return kept
+
+
+def select_mmr(hits: Sequence[Hit], k: int, lambda_: float) -> list[Hit]:
+    """Maximal marginal relevance: picks, one at a time, the hit that is relevant and least
+    similar to those already picked, so near-duplicate chunks do not crowd out the rest."""
+    if len(hits) <= 1 or any(h.vector is None for h in hits):
+        return list(hits[:k])
+    import numpy as np
+
+    relevance = np.array([h.relevance for h in hits], dtype=np.float32)
+    span = float(relevance.max() - relevance.min()) or 1.0
+    relevance = (relevance - relevance.min()) / span
+    vectors = np.array([h.vector for h in hits], dtype=np.float32)
+    similarity = vectors @ vectors.T  # the vectors are normalised: cosine
+    chosen: list[int] = []
+    redundancy = np.zeros(len(hits), dtype=np.float32)
+    available = np.ones(len(hits), dtype=bool)
+    for _ in range(min(k, len(hits))):
+        gain = lambda_ * relevance - (1 - lambda_) * redundancy
+        gain[~available] = -np.inf
+        best = int(np.argmax(gain))
+        chosen.append(best)
+        available[best] = False
+        redundancy = np.maximum(redundancy, similarity[best])
+    return [hits[i] for i in chosen]
+
+
+def _merge_overlapping(left: str, right: str) -> str:
+    """Joins consecutive chunks that share an overlap without repeating it."""
+    longest = min(len(left), len(right))
+    for size in range(longest, 0, -1):
+        if left.endswith(right[:size]):
+            return left + right[size:]
+    return left.rstrip() + "\n" + right.lstrip()
+
+
+def expand_neighbors(hits: Sequence[Hit], store: ChromaChunkStore, n: int) -> list[Hit]:
+    """Widens each hit with up to `n` chunks on each side from the same document, so that an
+    answer split across a chunk boundary reaches the prompt whole."""
+    if n <= 0 or not hits:
+        return list(hits)
+    wanted = [
+        sibling_chunk_id(h.chunk_id, o)
+        for h in hits
+        for o in range(h.ordinal - n, h.ordinal + n + 1)
+        if o >= 0 and o != h.ordinal
+    ]
+    neighbours = {cid: chunk for cid, (chunk, _) in store.get_by_ids(wanted).items()}
+    widened = []
+    for h in hits:
+        before = [
+            neighbours.get(sibling_chunk_id(h.chunk_id, o)) for o in range(h.ordinal - n, h.ordinal)
+        ]
+        after = [
+            neighbours.get(sibling_chunk_id(h.chunk_id, o))
+            for o in range(h.ordinal + 1, h.ordinal + n + 1)
+        ]
+        text, pages = h.text, [p for p in (h.page_start, h.page_end) if p is not None]
+        for chunk in reversed([c for c in before if c is not None]):
+            text = _merge_overlapping(chunk.text, text)
+            pages.extend(_pages(chunk))
+        for chunk in [c for c in after if c is not None]:
+            text = _merge_overlapping(text, chunk.text)
+            pages.extend(_pages(chunk))
+        widened.append(
+            replace(
+                h,
+                text=text,
+                page_start=min(pages) if pages else None,
+                page_end=max(pages) if pages else None,
+            )
+        )
+    return widened
+
+
+def _pages(chunk: StoredChunk) -> list[int]:
+    return [
+        int(v)
+        for v in (chunk.metadata.get("page_start"), chunk.metadata.get("page_end"))
+        if v is not None and not (isinstance(v, float) and math.isnan(v))
+    ]
