@@ -9,15 +9,16 @@ from pathlib import Path
 from typing import Any
 
 from app.config import Settings
-from app.query.llm import ChatModel, GenerationParams, OpenAIChatModel
+from app.query.chat import ChatModel, GenerationParams
+from app.query.llm import OpenAIChatModel
 from app.query.rerank import CrossEncoderReranker, NoReranker, Reranker
 from ingest import store as store_module
 from ingest.catalog import DocumentCatalog
 from ingest.embedding import Embedder, SentenceTransformerEmbedder, model_identity
-from ingest.reindex import IndexRegistry
 from ingest.lexical import BM25Index, Tokenizer
 from ingest.parse_worker import ParseLimits, ProcessParser
 from ingest.pipeline import IngestPipeline
+from ingest.reindex import IndexRegistry
 from ingest.store import ChromaChunkStore, ChromaRecordStore
 from parsers.ocr import OcrOptions, VisionEndpoint, choose_engine
 

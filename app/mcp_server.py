@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.errors import DocragError, DocumentNotFound
 from app.parts import Parts
-from app.query.answering import Question
+from app.query.answers import Question
 from app.query.retrieval import Filters
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ def build_mcp_server(parts: Parts) -> MCPServer:
         document_ids: list[str] | None = None,
         history: list[dict[str, str]] | None = None,
     ) -> dict[str, Any]:
-        from app.query.llm import Message
+        from app.query.chat import Message
 
         if len(question) > settings.limits.max_question_chars or not question.strip():
             raise ToolError(f"question: give 1 to {settings.limits.max_question_chars} characters")

@@ -24,18 +24,19 @@ from app.builders import (
 )
 from app.config import Settings
 from app.query.answering import AskService
+from app.query.chat import ChatModel
 from app.query.extractive import ExtractiveAnswerer
-from app.query.llm import ChatModel
 from app.query.rerank import Reranker
 from app.query.retrieval import HybridRetriever
 from app.query.selection import SourceSelector
 from ingest.catalog import DocumentCatalog, DocumentRecord
 from ingest.embedding import Embedder
-from ingest.reindex import ActiveIndex, IndexRegistry
 from ingest.jobs import IngestJobs, JobStore
 from ingest.lexical import BM25Index
 from ingest.parse_worker import ProcessParser
 from ingest.pipeline import IngestPipeline
+from ingest.recovery import recover
+from ingest.reindex import ActiveIndex, IndexRegistry, reembed
 from ingest.store import ChromaChunkStore, ChromaRecordStore
 
 logger = logging.getLogger(__name__)
@@ -254,7 +255,7 @@ class Parts:
         if current.store.name != active.collection:
             return  # could not switch (logged); the next reindex will catch it
         current.store.delete_document(record.id)
-        chunks = current.pipeline.write_chunks(record)
+        chunks = reembed(current.pipeline, record)
         stored = self.catalog.get(record.id)
         if stored is not None and stored.generation == record.generation:
             if stored.chunks != chunks:
@@ -338,5 +339,5 @@ def build_parts(settings: Settings, *, embedder: Embedder | None = None) -> Part
         before_job=parts.follow_index,
     )
     parts._checked_at = time.monotonic()
-    parts.current.pipeline.recover(SERVER_RECOVERY_GRACE if settings.chroma.host else timedelta(0))
+    recover(parts.current.pipeline, SERVER_RECOVERY_GRACE if settings.chroma.host else timedelta(0))
     return parts

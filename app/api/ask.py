@@ -20,12 +20,8 @@ from app.api.schemas import (
 )
 from app.errors import DocragError
 from app.query.agent import DocumentAgent
-from app.query.answering import (
-    AskService,
-    PreparedQuestion,
-    SourcesFound,
-    TextDelta,
-)
+from app.query.answering import AskService
+from app.query.answers import PreparedQuestion, SourcesFound, TextDelta
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["ask"])

@@ -16,7 +16,7 @@ from app.config import Settings
 from app.errors import Unauthorized
 from app.parts import IndexParts, Parts
 from app.query.answering import AskService
-from app.query.llm import ChatModel
+from app.query.chat import ChatModel
 from app.reindexing import ReindexRunner
 from ingest.catalog import DocumentCatalog
 from ingest.errors import StoreUnavailable

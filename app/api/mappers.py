@@ -20,8 +20,8 @@ from app.api.schemas import (
 )
 from app.config import Settings
 from app.errors import DocumentNotFound, InvalidRequest
-from app.query.answering import Answer, Citation, Question
-from app.query.llm import GenerationParams, Message, Usage
+from app.query.answers import Answer, Citation, Question
+from app.query.chat import GenerationParams, Message, Usage
 from app.query.retrieval import Filters
 from ingest.catalog import DocumentCatalog, DocumentRecord
 from ingest.jobs import JobRecord

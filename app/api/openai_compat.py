@@ -24,21 +24,19 @@ from pydantic import ValidationError
 
 from app.api.deps import AskServiceDep, CatalogDep, SettingsDep
 from app.api.mappers import to_citation, to_generation_params, to_question, to_usage
-from app.api.schemas import (
-    AskRequest,
+from app.api.openai_schemas import (
     ChatCompletionRequest,
     ChatCompletionResponse,
     ChoiceCitations,
     CompletionChoice,
     CompletionExtras,
     CompletionMessage,
-    ErrorResponse,
     ModelPublic,
     ModelsPublic,
-    TimingsPublic,
 )
+from app.api.schemas import AskRequest, ErrorResponse, TimingsPublic
 from app.errors import DocragError, InvalidRequest, ModelNotFound
-from app.query.answering import Answer, Finished, SourcesFound, StreamEvent, TextDelta
+from app.query.answers import Answer, Finished, SourcesFound, StreamEvent, TextDelta
 
 RAG_MODEL = "docrag-rag"
 _STARTED = int(time.time())

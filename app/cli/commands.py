@@ -41,7 +41,7 @@ def ask(
 ) -> None:
     """Answers a question from the stored documents and prints the citations."""
     from app.errors import DocragError
-    from app.query.answering import Question
+    from app.query.answers import Question
     from app.query.retrieval import Filters
 
     settings = Settings()

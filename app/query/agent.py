@@ -8,8 +8,9 @@ from dataclasses import replace
 from typing import Any
 
 from app.errors import ToolsNotSupported
-from app.query.answering import AgentStep, Answer, AskService, PreparedQuestion, Question
-from app.query.llm import ChatModel, Choice, Message, ToolCall, ToolSpec, Usage
+from app.query.answering import AskService
+from app.query.answers import AgentStep, Answer, PreparedQuestion, Question
+from app.query.chat import ChatModel, Choice, Message, ToolCall, ToolSpec, Usage
 from app.query.prompting import AGENT_SYSTEM_PROMPT, PromptSource, format_source_blocks
 
 SEARCH_DOCUMENTS = ToolSpec(

@@ -8,12 +8,25 @@ import re
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from dataclasses import replace
+from typing import Literal
 
 import anyio
 
 from app.errors import ChatModelInvalidJSON
+from app.query.answers import (
+    Answer,
+    AnswerChoice,
+    Citation,
+    Finished,
+    PreparedQuestion,
+    Question,
+    SourcesFound,
+    StreamEvent,
+    TextDelta,
+    Timings,
+)
+from app.query.chat import ChatModel, Choice, GenerationParams, Message, StreamEnd, Usage
 from app.query.citations import (
     CheckedText,
     InvalidJSONAnswer,
@@ -23,14 +36,6 @@ from app.query.citations import (
     claims_by_source,
 )
 from app.query.extractive import ExtractiveAnswerer
-from app.query.llm import (
-    ChatModel,
-    Choice,
-    GenerationParams,
-    Message,
-    StreamEnd,
-    Usage,
-)
 from app.query.prompting import (
     PromptSource,
     build_condense_messages,
@@ -38,121 +43,12 @@ from app.query.prompting import (
     fit_sources,
     trim_history,
 )
-from app.query.retrieval import Filters, Retriever
+from app.query.retrieval import Retriever
 from app.query.selection import SourceSelector
 
 NOT_FOUND_EN = "The documents do not contain an answer to this question."
 NOT_FOUND_ZH = "文档中没有找到这个问题的答案。"
 _CJK = re.compile(r"[\u3400-\u9fff]")
-
-
-@dataclass(frozen=True, slots=True)
-class Question:
-    text: str
-    top_k: int
-    filters: Filters = Filters()
-    expand_neighbors: int | None = None  # None: the configured default
-    generation: GenerationParams = GenerationParams()
-    history: tuple[Message, ...] = ()  # earlier turns, oldest first (user/assistant)
-
-
-@dataclass(frozen=True, slots=True)
-class Citation:
-    n: int
-    document_id: str
-    filename: str
-    page: int | None
-    page_end: int | None
-    heading: str | None
-    text: str
-    score: float
-    rerank_score: float | None
-    quote: str | None = None  # the chunk's sentence that best supports the citing sentence
-    ocr: bool = False  # the chunk's text was read from a page image
-
-
-@dataclass(frozen=True, slots=True)
-class Timings:
-    retrieve_ms: float
-    rerank_ms: float
-    generate_ms: float
-    condense_ms: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class AnswerChoice:
-    """One of the `n` answers, its citations checked on their own."""
-
-    index: int
-    answer: str
-    grounded: bool
-    citations: list[Citation]
-    dropped_citations: list[int]
-    finish_reason: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class AgentStep:
-    """One tool call of agent mode and what it returned (the numbers of the sources)."""
-
-    tool: str
-    arguments: dict[str, Any]
-    results: list[int]
-    error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    answer: str
-    grounded: bool
-    citations: list[Citation]  # the sources the answer cites, in source order
-    mode: Literal["generative", "extractive"]
-    model: str | None
-    usage: Usage | None
-    timings: Timings
-    finish_reason: str | None = None
-    sources: list[Citation] = field(default_factory=list)  # every source given to the model
-    dropped_citations: list[int] = field(default_factory=list)
-    condensed_question: str | None = None
-    choices: list[AnswerChoice] = field(default_factory=list)  # all n answers, first included
-    steps: list[AgentStep] = field(default_factory=list)  # agent mode: its tool calls
-
-
-@dataclass(frozen=True, slots=True)
-class PreparedQuestion:
-    """A question with its sources found: everything before generation."""
-
-    question: Question  # as asked
-    search_text: str  # the condensed question, or the question itself
-    condensed_question: str | None
-    history: tuple[Message, ...]  # trimmed to the budget
-    sources: list[PromptSource]  # empty: nothing relevant, the chat model is not called
-    condense_ms: float
-    retrieve_ms: float
-    rerank_ms: float
-
-
-@dataclass(frozen=True, slots=True)
-class SourcesFound:
-    """First event of a stream: the numbered sources, before any text."""
-
-    sources: list[Citation]
-    condensed_question: str | None
-    mode: Literal["generative", "extractive"]
-    model: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class TextDelta:
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Finished:
-    answer: Answer
-
-
-StreamEvent = SourcesFound | TextDelta | Finished
 
 
 def not_found_message(question: str) -> str:

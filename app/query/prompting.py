@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from app.query.llm import Message
+from app.query.chat import Message
 from app.query.retrieval import Hit
 
 SYSTEM_PROMPT = """\

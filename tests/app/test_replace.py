@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ingest.pipeline import chunk_generation, chunk_id_for, sibling_chunk_id
+from ingest.ids import chunk_generation, chunk_id_for, sibling_chunk_id
 from ingest.store import StoredChunk
 from tests import samples as f
 from tests.app.test_jobs import poll, wait_for_job

@@ -10,7 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from ingest.store import EmbedderMismatch, StoredChunk
+from ingest.errors import EmbedderMismatch
+from ingest.store import StoredChunk
 
 NOTES = b"The aurora greenhouse opens in March. Its budget is forty thousand euros."
 

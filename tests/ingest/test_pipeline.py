@@ -10,8 +10,11 @@ from typing import Any
 import pytest
 
 from ingest import store as store_module
+from ingest.bulk import IngestItem, ingest_many
 from ingest.catalog import DocumentCatalog
-from ingest.pipeline import IngestPipeline, chunk_id_for, safe_filename
+from ingest.ids import chunk_id_for, safe_filename
+from ingest.pipeline import IngestPipeline, IngestResult
+from ingest.recovery import recover
 from ingest.store import ChromaChunkStore, ChromaRecordStore, StoredChunk
 from parsers.errors import EncryptedDocument
 from tests import samples as f
@@ -28,7 +31,17 @@ def make_pipeline(root: Path, embedder: Any, **kwargs: Any) -> IngestPipeline:
         files_dir=root / "files",
         chunk_size=kwargs.get("chunk_size", 120),
         chunk_overlap=kwargs.get("chunk_overlap", 16),
+        embed_batch_size=kwargs.get("embed_batch_size", 64),
+        parser=kwargs.get("parser"),
+        on_change=kwargs.get("on_change"),
     )
+
+
+def chunks_of(pipeline: IngestPipeline) -> ChromaChunkStore:
+    """The pipeline's store, to read back what it wrote."""
+    store = pipeline.store
+    assert isinstance(store, ChromaChunkStore)
+    return store
 
 
 @pytest.fixture
@@ -40,7 +53,7 @@ def test_chunks_carry_pages_and_stable_ids(pipeline: IngestPipeline) -> None:
     result = pipeline.ingest(f.MULTIPAGE_PDF.read_bytes(), "report.pdf")
     doc = result.document
     assert result.created and doc.status == "ready" and doc.pages == f.MULTIPAGE_PDF_PAGES
-    chunks = pipeline._store.get(where={"document_id": doc.id})
+    chunks = chunks_of(pipeline).get(where={"document_id": doc.id})
     assert len(chunks) == doc.chunks > f.MULTIPAGE_PDF_PAGES
     assert {c.id for c in chunks} == {chunk_id_for(doc.id, i) for i in range(doc.chunks)}
     with_phrase = [c for c in chunks if f.PAGE_TWO_PHRASE in c.text]
@@ -52,7 +65,7 @@ def test_chunks_never_exceed_the_model_window(tmp_path: Path, embedder: Any) -> 
     pipeline = make_pipeline(tmp_path, embedder, chunk_size=10_000, chunk_overlap=16)
     assert pipeline.chunk_size == embedder.max_tokens
     pipeline.ingest(f.MULTIPAGE_PDF.read_bytes(), "report.pdf")
-    for chunk in pipeline._store.get():
+    for chunk in chunks_of(pipeline).get():
         assert embedder.count_tokens(chunk.text) <= embedder.max_tokens
 
 
@@ -60,19 +73,19 @@ def test_same_bytes_are_stored_once(pipeline: IngestPipeline) -> None:
     first = pipeline.ingest(b"Ferns grow in the shade.", "a.txt")
     second = pipeline.ingest(b"Ferns grow in the shade.", "b.txt")
     assert second.created is False and second.document.id == first.document.id
-    assert pipeline._store.count() == first.document.chunks
+    assert chunks_of(pipeline).count() == first.document.chunks
 
 
 def test_a_refused_file_writes_nothing(pipeline: IngestPipeline) -> None:
     with pytest.raises(EncryptedDocument):
         pipeline.ingest(f.ENCRYPTED_PDF.read_bytes(), "locked.pdf")
-    assert pipeline._store.count() == 0 and pipeline._catalog.count() == 0
+    assert chunks_of(pipeline).count() == 0 and pipeline.catalog.count() == 0
 
 
 def test_a_failure_mid_write_removes_what_was_written(
     pipeline: IngestPipeline, embedder: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pipeline._embed_batch_size = 2
+    pipeline.writer.batch_size = 2
     calls = {"n": 0}
     real = embedder.embed_documents
 
@@ -86,25 +99,27 @@ def test_a_failure_mid_write_removes_what_was_written(
     with pytest.raises(RuntimeError):
         pipeline.ingest(f.MULTIPAGE_PDF.read_bytes(), "report.pdf")
     assert calls["n"] == 2
-    assert pipeline._store.count() == 0 and pipeline._catalog.count() == 0
-    assert not pipeline._files_dir.exists() or list(pipeline._files_dir.iterdir()) == []
+    assert chunks_of(pipeline).count() == 0 and pipeline.catalog.count() == 0
+    assert not pipeline.files.root.exists() or list(pipeline.files.root.iterdir()) == []
 
 
 def test_recovery_removes_documents_that_never_became_ready(tmp_path: Path, embedder: Any) -> None:
     crashed = make_pipeline(tmp_path, embedder)
     kept = crashed.ingest(b"Ferns grow in the shade.", "ferns.txt").document
     # What a crash between writing chunks and marking the document ready leaves behind:
-    crashed._catalog.put(replace(kept, id="deadbeef", status="pending"))
-    crashed._store.add(
+    crashed.catalog.put(replace(kept, id="deadbeef", status="pending"))
+    chunks_of(crashed).add(
         [StoredChunk("deadbeef:0", "deadbeef", "half written")], [[1.0] + [0.0] * 383]
     )
-    crashed._store.add([StoredChunk("orphan:0", "orphan", "no record")], [[0.0, 1.0] + [0.0] * 382])
+    chunks_of(crashed).add(
+        [StoredChunk("orphan:0", "orphan", "no record")], [[0.0, 1.0] + [0.0] * 382]
+    )
 
     restarted = make_pipeline(tmp_path, embedder)
-    removed = restarted.recover()
+    removed = recover(restarted)
     assert set(removed) == {"deadbeef", "orphan"}
-    assert restarted._store.document_ids() == {kept.id}
-    assert [r.id for r in restarted._catalog.all()] == [kept.id]
+    assert chunks_of(restarted).document_ids() == {kept.id}
+    assert [r.id for r in restarted.catalog.all()] == [kept.id]
 
 
 @pytest.mark.parametrize(
@@ -134,10 +149,9 @@ def _notes(count: int) -> list[bytes]:
 def test_ingest_many_embeds_several_documents_per_batch(
     pipeline: IngestPipeline, embedder: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ingest.pipeline import IngestItem, IngestResult
     from parsers.errors import EmptyDocument
 
-    pipeline._embed_batch_size = 4
+    pipeline.writer.batch_size = 4
     stored = pipeline.ingest(b"Ferns grow in the shade.", "ferns.txt").document
     batches: list[int] = []
     real = embedder.embed_documents
@@ -155,7 +169,7 @@ def test_ingest_many_embeds_several_documents_per_batch(
         IngestItem(b"   \n", "blank.txt"),  # refused by the parser
     ]
     calls: list[tuple[str, int, int]] = []
-    results = pipeline.ingest_many(items, progress=lambda *a: calls.append(a))
+    results = ingest_many(pipeline, items, progress=lambda *a: calls.append(a))
 
     assert len(results) == len(items)
     new = results[:10]
@@ -170,8 +184,8 @@ def test_ingest_many_embeds_several_documents_per_batch(
     assert isinstance(blank, EmptyDocument)
     # Ten one-chunk documents go through the model in full batches, not one call each.
     assert batches == [4, 4, 2]
-    assert pipeline._store.count() == 11 and pipeline._catalog.count() == 11
-    chunk = pipeline._store.get(where={"document_id": new[3].document.id})  # type: ignore[union-attr]
+    assert chunks_of(pipeline).count() == 11 and pipeline.catalog.count() == 11
+    chunk = chunks_of(pipeline).get(where={"document_id": new[3].document.id})  # type: ignore[union-attr]
     assert chunk[0].metadata["meta.n"] == 3 and chunk[0].metadata["filename"] == "note3.txt"
     assert calls[-1] == ("documents", len(items), len(items))
 
@@ -179,9 +193,7 @@ def test_ingest_many_embeds_several_documents_per_batch(
 def test_ingest_many_failure_removes_only_unfinished_documents(
     pipeline: IngestPipeline, embedder: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ingest.pipeline import IngestItem, IngestResult
-
-    pipeline._embed_batch_size = 2  # a window of 4 batches: 8 one-chunk documents
+    pipeline.writer.batch_size = 2  # a window of 4 batches: 8 one-chunk documents
     items = [IngestItem(data, f"note{i}.txt") for i, data in enumerate(_notes(12))]
     calls = {"n": 0}
     real = embedder.embed_documents
@@ -194,14 +206,14 @@ def test_ingest_many_failure_removes_only_unfinished_documents(
 
     monkeypatch.setattr(embedder, "embed_documents", fail_in_second_window)
     with pytest.raises(RuntimeError):
-        pipeline.ingest_many(items)
-    records = pipeline._catalog.all()
+        ingest_many(pipeline, items)
+    records = pipeline.catalog.all()
     assert len(records) == 8 and all(r.status == "ready" for r in records)
-    assert pipeline._store.document_ids() == {r.id for r in records}
-    assert sorted(p.name for p in pipeline._files_dir.iterdir()) == sorted(r.id for r in records)
+    assert chunks_of(pipeline).document_ids() == {r.id for r in records}
+    assert sorted(p.name for p in pipeline.files.root.iterdir()) == sorted(r.id for r in records)
 
     # Running it again stores what is missing and keeps what is there.
-    results = pipeline.ingest_many(items)
+    results = ingest_many(pipeline, items)
     assert all(isinstance(r, IngestResult) for r in results)
     assert [r.created for r in results] == [False] * 8 + [True] * 4  # type: ignore[union-attr]
-    assert pipeline._store.count() == 12
+    assert chunks_of(pipeline).count() == 12

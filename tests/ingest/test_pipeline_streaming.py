@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 
-from ingest import pipeline as pipeline_module
-from ingest.pipeline import IngestItem, IngestPipeline
+from ingest import reading as reading_module
+from ingest.bulk import IngestItem, ingest_many
+from ingest.pipeline import IngestPipeline
 from parsers.pdf import PageCallback
 from parsers.registry import parse_document
 from parsers.types import Page, ParsedDocument
 from tests import samples as f
-from tests.ingest.test_pipeline import make_pipeline
+from tests.ingest.test_pipeline import chunks_of, make_pipeline
 
 
 class WaitingParser:
@@ -30,7 +31,7 @@ class WaitingParser:
         self, data: bytes, filename: str, *, on_page: PageCallback | None = None
     ) -> ParsedDocument:
         def held(page: Page, total: int) -> None:
-            if page.number > pipeline_module.SEGMENT_PAGES and self.pages_before_embedding is None:
+            if page.number > reading_module.SEGMENT_PAGES and self.pages_before_embedding is None:
                 if not self.embedded.wait(60):
                     raise AssertionError("nothing was embedded while the parser was reading")
                 self.pages_before_embedding = page.number - 1
@@ -42,11 +43,11 @@ class WaitingParser:
 
 @pytest.fixture
 def small_segments(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pipeline_module, "SEGMENT_PAGES", 2)  # the sample PDF has six pages
+    monkeypatch.setattr(reading_module, "SEGMENT_PAGES", 2)  # the sample PDF has six pages
 
 
 def stored_chunks(pipeline: IngestPipeline, document_id: str) -> list[tuple[Any, ...]]:
-    chunks = pipeline._store.get(where={"document_id": document_id})
+    chunks = chunks_of(pipeline).get(where={"document_id": document_id})
     return sorted(
         (c.metadata["ordinal"], c.text, c.metadata["page_start"], c.metadata["page_end"])
         for c in chunks
@@ -65,9 +66,7 @@ def test_embedding_starts_before_parsing_ends(
 
     monkeypatch.setattr(embedder, "embed_documents", embed)
     parser = WaitingParser(embedded)
-    pipeline = make_pipeline(tmp_path, embedder)
-    pipeline._parser = parser
-    pipeline._embed_batch_size = 4
+    pipeline = make_pipeline(tmp_path, embedder, parser=parser, embed_batch_size=4)
     doc = pipeline.ingest(f.MULTIPAGE_PDF.read_bytes(), "report.pdf").document
     assert doc.status == "ready" and doc.pages == f.MULTIPAGE_PDF_PAGES
     assert parser.pages_before_embedding == 2
@@ -80,9 +79,9 @@ def test_streamed_chunks_equal_whole_document_chunks(
     streamed = make_pipeline(tmp_path / "a", embedder)
     doc = streamed.ingest(data, "report.pdf").document
     whole = make_pipeline(tmp_path / "b", embedder)
-    [result] = whole.ingest_many([IngestItem(data, "report.pdf")])  # parses, then chunks
+    [result] = ingest_many(whole, [IngestItem(data, "report.pdf")])  # parses, then chunks
     assert stored_chunks(streamed, doc.id) == stored_chunks(whole, doc.id)
-    expected = whole._chunk_document(parse_document(data, "report.pdf"))
+    expected = whole.reader.chunk(parse_document(data, "report.pdf"))
     assert [c.text for c in expected] == [c[1] for c in stored_chunks(streamed, doc.id)]
     # No chunk spans the boundary between two runs of pages.
     for _, _, first, last in stored_chunks(streamed, doc.id):

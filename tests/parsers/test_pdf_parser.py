@@ -109,13 +109,16 @@ def test_password_protected_pdf_is_refused_with_advice(read_sample: Reader, name
 
 
 @pytest.mark.parametrize("name", ["scanned.pdf", "imagemagick-ASCII85Decode.pdf"])
-def test_pdf_without_text_layer_says_ocr_is_not_supported(read_sample: Reader, name: str) -> None:
+def test_pdf_without_text_layer_and_without_ocr_says_how_to_turn_it_on(
+    read_sample: Reader, name: str
+) -> None:
     with pytest.raises(NoExtractableText) as caught:
         parse(read_sample, name)
 
     assert caught.value.code == "no_text_layer"
     assert "scanned" in str(caught.value)
-    assert "OCR is not supported" in str(caught.value)
+    assert "OCR is off or not installed" in str(caught.value)
+    assert "DOCRAG_OCR__ENGINE" in str(caught.value)
 
 
 def test_truncated_pdf_is_reported_as_damaged(read_sample: Reader) -> None:
