@@ -11,6 +11,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# OCR for scanned pages and images: tesseract with English and Simplified Chinese.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+        tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim \
+    && rm -rf /var/lib/apt/lists/*
+
 # CPU wheels of PyTorch: the CUDA build would add gigabytes for nothing.
 RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
 

@@ -4,7 +4,6 @@ the CLI's own start-up) where settings become plain constructor values."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +12,10 @@ from app.query.chat import ChatModel, GenerationParams
 from app.query.llm import OpenAIChatModel
 from app.query.rerank import CrossEncoderReranker, NoReranker, Reranker
 from ingest import store as store_module
-from ingest.catalog import DocumentCatalog
+from ingest.catalog import ChromaPagedRecordStore, DocumentCatalog
 from ingest.embedding import Embedder, SentenceTransformerEmbedder, model_identity
-from ingest.lexical import BM25Index, Tokenizer
-from ingest.parse_worker import ParseLimits, ProcessParser
+from ingest.lexical import ChangeFeed, IndexedChunkStore, LexicalIndex, Tokenizer
+from ingest.parsing import ParseLimits, ProcessParser
 from ingest.pipeline import IngestPipeline
 from ingest.reindex import IndexRegistry
 from ingest.store import ChromaChunkStore, ChromaRecordStore
@@ -57,7 +56,7 @@ def connect(settings: Settings) -> Any:
 def build_catalog(settings: Settings, client: Any) -> DocumentCatalog:
     prefix = settings.chroma.collection
     return DocumentCatalog(
-        ChromaRecordStore(client, f"{prefix}_documents"),
+        ChromaPagedRecordStore(client, f"{prefix}_documents"),
         ChromaRecordStore(client, f"{prefix}_content"),
     )
 
@@ -114,17 +113,18 @@ def build_pipeline(
     catalog: DocumentCatalog,
     *,
     parser: ProcessParser | None,
-    on_change: Callable[[], None] | None,
+    lexical: LexicalIndex | None,
 ) -> IngestPipeline:
+    # Ingest writes through the lexical index, which publishes each document's change.
     return IngestPipeline(
         embedder=embedder,
-        store=store,
+        store=IndexedChunkStore(store, lexical) if lexical is not None else store,
         catalog=catalog,
         files_dir=settings.files_dir,
         chunk_size=settings.embedding.chunk_size,
         chunk_overlap=settings.embedding.chunk_overlap,
         embed_batch_size=settings.embedding.ingest_batch_size,
-        on_change=on_change,
+        on_change=lexical.publish if lexical is not None else None,
         max_pages=settings.limits.max_pages,
         parser=parser,
     )
@@ -134,26 +134,24 @@ def _is_first_collection(settings: Settings, collection: str) -> bool:
     return collection == f"{settings.chroma.collection}_chunks"
 
 
-def lexical_cache_path(settings: Settings, collection: str) -> Path:
-    """Where the BM25 tokens of a chunk collection are cached (the first collection keeps the
+def lexical_directory(settings: Settings, collection: str) -> Path:
+    """Where the lexical index of a chunk collection lives (the first collection keeps the
     name it had before reindex existed)."""
     name = settings.chroma.collection if _is_first_collection(settings, collection) else collection
-    return settings.data_dir / "lexical" / f"{name}.json.gz"
+    return settings.data_dir / "lexical" / name
 
 
-def build_lexical(settings: Settings, client: Any, store: ChromaChunkStore) -> BM25Index:
-    prefix = settings.chroma.collection
+def build_lexical(settings: Settings, client: Any, store: ChromaChunkStore) -> LexicalIndex:
     retrieval = settings.retrieval
-    # The index of the first collection keeps its old token.
-    legacy = _is_first_collection(settings, store.name)
-    return BM25Index(
+    feed = ChromaChunkStore(client, f"{settings.chroma.collection}_lexical_feed", "change-feed")
+    return LexicalIndex(
+        collection=store.name,
         source=store,
-        generations=ChromaRecordStore(client, f"{prefix}_meta"),
+        feed=ChangeFeed(feed),
         tokenizer=Tokenizer(retrieval.cjk_tokenizer),
-        path=lexical_cache_path(settings, store.name),
+        directory=lexical_directory(settings, store.name),
         k1=retrieval.bm25_k1,
         b=retrieval.bm25_b,
-        token_id="lexical_generation" if legacy else f"lexical_generation:{store.name}",
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -111,6 +112,27 @@ class RetrievalSettings(BaseModel):
         "(unless it passes min_score)",
     )
 
+    routing: bool = Field(
+        True,
+        description="a question that names documents (company, product, person, file name; "
+        "with a year or form type, that period) searches their chunks first",
+    )
+    abstain_missing_share: float = Field(
+        0.75,
+        ge=0.0,
+        le=1.0,
+        description="answer grounded: false without the chat model when the names the question "
+        "writes (weighted by rarity in the library) are missing from every candidate for at "
+        "least this share of their weight; 1 = off (calibration: README, Abstention)",
+    )
+    abstain_acronym_weight: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="weight of a name written in capitals (USD, EBITDA, AMCOR) against one "
+        "written as a proper noun, in the abstention rule",
+    )
+
     @model_validator(mode="after")
     def _top_k_within_candidates(self) -> Self:
         if self.top_k > self.candidates:
@@ -178,11 +200,45 @@ class LLMSettings(BaseModel):
     agent_max_steps: int = Field(
         4, ge=1, le=16, description="most search_documents calls in agent mode"
     )
+    thinking: bool | None = Field(
+        None,
+        description="a reasoning model's thinking mode (Qwen3's enable_thinking): true/false "
+        "sent with every request; unset = the server's default (generation.thinking overrides)",
+    )
+    prefill_mode: Literal["auto", "assistant_message", "deepseek_prefix", "kimi_partial"] = Field(
+        "auto",
+        description="how generation.prefill reaches the server: a trailing assistant "
+        "message, DeepSeek's prefix completion (`prefix: true`, base URL "
+        "https://api.deepseek.com/beta) or Kimi's partial mode (`partial: true`); auto = "
+        "from the base URL's host",
+    )
     generation: GenerationDefaults = Field(default_factory=GenerationDefaults)
 
     @property
     def enabled(self) -> bool:
         return bool(self.model)
+
+    @property
+    def host(self) -> str:
+        """The chat server's host name; api.openai.com when no base URL is set."""
+        return (urlsplit(self.base_url).hostname or "") if self.base_url else "api.openai.com"
+
+    @property
+    def is_official_openai(self) -> bool:
+        """The official OpenAI API, which refuses server-specific parameters (top_k, ...)."""
+        return self.host == "api.openai.com" or self.host.endswith(".openai.azure.com")
+
+    @property
+    def resolved_prefill_mode(
+        self,
+    ) -> Literal["assistant_message", "deepseek_prefix", "kimi_partial"]:
+        if self.prefill_mode != "auto":
+            return self.prefill_mode
+        if self.host == "api.deepseek.com":
+            return "deepseek_prefix"
+        if self.host in ("api.moonshot.cn", "api.moonshot.ai"):
+            return "kimi_partial"
+        return "assistant_message"
 
 
 class LimitsSettings(BaseModel):

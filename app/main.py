@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from app.api import ask, documents, files, health, index, jobs, openai_compat
+from app.api import ask, documents, files, health, index, jobs, openai_compat, openai_files
 from app.api.deps import follow_index, require_api_key
 from app.api.errors import error_body, install_error_handlers
 from app.api.web_page import mount_web_page
@@ -80,5 +80,6 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     app.include_router(index.router, dependencies=protected)
     app.include_router(ask.router, dependencies=protected)
     app.include_router(openai_compat.router, dependencies=protected)
+    app.include_router(openai_files.router, dependencies=protected)
     mount_web_page(app)
     return app

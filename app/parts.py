@@ -23,17 +23,19 @@ from app.builders import (
     same_model,
 )
 from app.config import Settings
+from app.query.abstention import LexicalTermStatistics, MissingTermsAbstention
 from app.query.answering import AskService
 from app.query.chat import ChatModel
 from app.query.extractive import ExtractiveAnswerer
 from app.query.rerank import Reranker
 from app.query.retrieval import HybridRetriever
+from app.query.routing import TitleIndex
 from app.query.selection import SourceSelector
 from ingest.catalog import DocumentCatalog, DocumentRecord
 from ingest.embedding import Embedder
 from ingest.jobs import IngestJobs, JobStore
-from ingest.lexical import BM25Index
-from ingest.parse_worker import ProcessParser
+from ingest.lexical import LexicalIndex, Tokenizer
+from ingest.parsing import ProcessParser
 from ingest.pipeline import IngestPipeline
 from ingest.recovery import recover
 from ingest.reindex import ActiveIndex, IndexRegistry, reembed
@@ -56,7 +58,7 @@ class IndexParts:
     index: ActiveIndex
     embedder: Embedder
     store: ChromaChunkStore
-    lexical: BM25Index
+    lexical: LexicalIndex
     pipeline: IngestPipeline
     retriever: HybridRetriever
     ask_service: AskService
@@ -76,9 +78,10 @@ def build_index_parts(
     store = ChromaChunkStore(client, index.collection, embedder.fingerprint)
     lexical = build_lexical(settings, client, store)
     pipeline = build_pipeline(
-        settings, embedder, store, catalog, parser=parser, on_change=lexical.mark_changed
+        settings, embedder, store, catalog, parser=parser, lexical=lexical
     )
     retrieval = settings.retrieval
+    router = TitleIndex(catalog) if retrieval.routing else None
     retriever = HybridRetriever(
         embedder=embedder,
         store=store,
@@ -89,6 +92,18 @@ def build_index_parts(
         dense_weight=retrieval.dense_weight,
         lexical_weight=retrieval.lexical_weight,
         readability_power=retrieval.dense_readability_power,
+        router=router,
+    )
+    abstention = (
+        MissingTermsAbstention(
+            tokenize=Tokenizer(retrieval.cjk_tokenizer),
+            statistics=LexicalTermStatistics(lexical),
+            names_a_document=router.names_a_document if router is not None else lambda t: False,
+            max_missing_share=retrieval.abstain_missing_share,
+            acronym_weight=retrieval.abstain_acronym_weight,
+        )
+        if retrieval.abstain_missing_share < 1.0
+        else None
     )
     llm = settings.llm
     ask_service = AskService(
@@ -109,6 +124,7 @@ def build_index_parts(
         history_tokens=llm.history_tokens,
         condense=llm.condense,
         condense_max_tokens=llm.condense_max_tokens,
+        abstention=abstention,
     )
     return IndexParts(index, embedder, store, lexical, pipeline, retriever, ask_service)
 

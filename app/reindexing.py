@@ -5,6 +5,7 @@ to the new one (and its model) on their next request."""
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import uuid
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from app.builders import (
     build_pipeline,
     build_registry,
     connect,
-    lexical_cache_path,
+    lexical_directory,
 )
 from app.config import Settings
 from ingest import store as store_module
@@ -77,7 +78,7 @@ def reindex(
         parser = build_parser(settings)
         try:
             target = build_pipeline(
-                settings, embedder, store, catalog, parser=parser, on_change=lexical.mark_changed
+                settings, embedder, store, catalog, parser=parser, lexical=lexical
             )
             if on_start is not None:
                 on_start([r for r in catalog.all() if r.status == "ready"])
@@ -112,7 +113,7 @@ def reindex(
 
 def _drop(settings: Settings, client: object, name: str) -> None:
     store_module.drop_collection(client, name)
-    lexical_cache_path(settings, name).unlink(missing_ok=True)
+    shutil.rmtree(lexical_directory(settings, name), ignore_errors=True)
     logger.info("removed collection %s", name)
 
 

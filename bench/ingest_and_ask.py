@@ -50,7 +50,7 @@ def main() -> None:
             response.raise_for_status()
             doc = response.json()["documents"][0]
 
-            container = client.app.state.container  # type: ignore[attr-defined]
+            container = client.app.state.parts  # type: ignore[attr-defined]
             texts = [c.text for c in container.store.get(where={"document_id": doc["id"]})]
             start = time.perf_counter()
             container.embedder.embed_documents(texts)

@@ -77,7 +77,7 @@ def main() -> None:
             _env_file=None, data_dir=Path(tmp), embedding={"model": model}
         )
         with TestClient(create_app(settings)) as client:
-            container = client.app.state.container  # type: ignore[attr-defined]
+            container = client.app.state.parts  # type: ignore[attr-defined]
             container.embedder.embed_query("warm up")
             began = time.perf_counter()
             for path in files:
@@ -94,7 +94,7 @@ def main() -> None:
             embedding={"model": model, "chunk_size": 128, "chunk_overlap": 16},
         )
         with TestClient(create_app(rechunked)) as client:
-            client.app.state.container.embedder.embed_query("warm up")  # type: ignore[attr-defined]
+            client.app.state.parts.embedder.embed_query("warm up")  # type: ignore[attr-defined]
             during: list[tuple[float, int, str]] = []
             began = time.perf_counter()
             assert client.post("/index/reindex").status_code == 202

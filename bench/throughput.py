@@ -73,7 +73,7 @@ def run_docrag(files: list[Path], work: Path, texts_out: Path) -> dict[str, Any]
     )
     per_file = []
     with TestClient(create_app(settings)) as client:
-        container = client.app.state.container  # type: ignore[attr-defined]
+        container = client.app.state.parts  # type: ignore[attr-defined]
         container.embedder.embed_query("warm up")
         cpu_self = cpu_seconds(resource.RUSAGE_SELF)
         cpu_children = cpu_seconds(resource.RUSAGE_CHILDREN)

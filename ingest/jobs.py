@@ -16,127 +16,46 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Literal
 
 from ingest.catalog import UNFINISHED, DocumentCatalog, utcnow
-from ingest.pipeline import (
-    DocumentMissing,
-    DocumentNotReady,
-    IngestPipeline,
-    IngestResult,
-    IngestStopped,
-    overall_progress,
-)
-from ingest.store import MetadataValue, RecordStore
+from ingest.errors import UNEXPECTED_FAILURE, DocumentMissing, DocumentNotReady, IngestStopped
+from ingest.files import write_atomically
+from ingest.job_store import JOB_RETENTION, JobRecord, JobStore
+from ingest.pipeline import IngestPipeline, IngestResult
+from ingest.progress import ProgressRecorder, Stage
+from ingest.store import MetadataValue
 from parsers.errors import ParseError
 
 logger = logging.getLogger(__name__)
 
-JobKind = Literal["ingest", "replace"]
-JobStatus = Literal["queued", "parsing", "embedding", "ready", "failed"]
-ACTIVE: frozenset[str] = frozenset({"queued", "parsing", "embedding"})
-
-# Finished jobs are forgotten this long after they finished.
-JOB_RETENTION = timedelta(days=7)
-# A running job records its progress at most this often (plus every change of stage).
-_PROGRESS_INTERVAL_S = 1.0
 _ORIGINAL_MISSING = (
     "the stored copy of this upload is missing (the service stopped before ingesting it, and "
     "the file was removed since); upload the file again."
 )
 
 
-@dataclass(frozen=True, slots=True)
-class JobRecord:
-    id: str
-    kind: JobKind
-    document_id: str
-    filename: str
-    status: JobStatus
-    created_at: datetime
-    updated_at: datetime
-    progress: float = 0.0
-    created: bool = False  # the job stored a new document (or a new version of one)
-    error_code: str | None = None
-    error: str | None = None
-    # A replace's new metadata as JSON; None keeps the document's metadata.
-    metadata_json: str | None = None
-
-    def updated(self, **changes: object) -> JobRecord:
-        return replace(self, updated_at=utcnow(), **changes)  # type: ignore[arg-type]
-
-    @property
-    def finished(self) -> bool:
-        return self.status not in ACTIVE
+def _why_failed(job: JobRecord, error: Exception) -> tuple[str, str]:
+    """The code and message a failed job records."""
+    match error:
+        case ParseError():
+            return error.code, error.message
+        case DocumentMissing():
+            return (
+                "document_not_found",
+                f"document {job.document_id} was deleted before this job ran",
+            )
+        case DocumentNotReady():
+            return "document_not_ready", str(error)
+        case FileNotFoundError():
+            return "interrupted", _ORIGINAL_MISSING
+    logger.error("job %s (%s) failed", job.id, job.kind, exc_info=error)
+    return UNEXPECTED_FAILURE
 
 
-class JobStore:
-    """Job records in their own record collection, shared like the catalog."""
-
-    def __init__(self, records: RecordStore) -> None:
-        self._records = records
-
-    def put(self, job: JobRecord) -> None:
-        flat: dict[str, MetadataValue] = {}
-        for key, value in asdict(job).items():
-            if value is not None:
-                flat[key] = value.isoformat() if isinstance(value, datetime) else value
-        self._records.put(job.id, flat)
-
-    def get(self, job_id: str) -> JobRecord | None:
-        found = self._records.get([job_id]).get(job_id)
-        return _job_from(job_id, found[0]) if found else None
-
-    def all(self) -> list[JobRecord]:
-        jobs = [_job_from(job_id, flat) for job_id, flat in self._records.all().items()]
-        jobs.sort(key=lambda j: (j.created_at, j.id))
-        return jobs
-
-    def delete(self, job_ids: list[str]) -> None:
-        self._records.delete(job_ids)
-
-
-def _job_from(job_id: str, flat: Mapping[str, MetadataValue]) -> JobRecord:
-    def optional(key: str) -> str | None:
-        value = flat.get(key)
-        return str(value) if value is not None else None
-
-    return JobRecord(
-        id=job_id,
-        kind=str(flat.get("kind", "ingest")),  # type: ignore[arg-type]
-        document_id=str(flat.get("document_id", "")),
-        filename=str(flat.get("filename", "")),
-        status=str(flat.get("status", "failed")),  # type: ignore[arg-type]
-        created_at=datetime.fromisoformat(str(flat.get("created_at"))),
-        updated_at=datetime.fromisoformat(str(flat.get("updated_at", flat.get("created_at")))),
-        progress=float(flat.get("progress", 0.0)),
-        created=bool(flat.get("created", False)),
-        error_code=optional("error_code"),
-        error=optional("error"),
-        metadata_json=optional("metadata_json"),
-    )
-
-
-class _JobProgress:
-    def __init__(self, jobs: JobStore, job: JobRecord) -> None:
-        self._jobs = jobs
-        self.job = job
-        self._last_write = 0.0
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if stage not in ("parsing", "embedding"):
-            return
-        now = time.monotonic()
-        if stage == self.job.status and now - self._last_write < _PROGRESS_INTERVAL_S:
-            return
-        self._last_write = now
-        self.job = self.job.updated(
-            status=stage, progress=max(self.job.progress, overall_progress(stage, done, total))
-        )
-        self._jobs.put(self.job)
+def _advance(job: JobRecord, stage: Stage, progress: float) -> JobRecord:
+    return job.updated(status=stage, progress=progress)
 
 
 class IngestJobs:
@@ -227,10 +146,7 @@ class IngestJobs:
             updated_at=now,
             metadata_json=json.dumps(dict(metadata)) if metadata is not None else None,
         )
-        self._spool_dir.mkdir(parents=True, exist_ok=True)
-        part = self._spool_path(job.id).with_suffix(".part")
-        part.write_bytes(data)
-        part.replace(self._spool_path(job.id))
+        write_atomically(self._spool_path(job.id), data)
         self._jobs.put(job)
         self._queue.put(job.id)
         return job
@@ -280,8 +196,10 @@ class IngestJobs:
         job = self._jobs.get(job_id)
         if job is None or job.finished:
             return
-        progress = _JobProgress(self._jobs, job.updated(status="parsing"))
-        self._jobs.put(progress.job)
+        progress = ProgressRecorder(
+            job.updated(status="parsing"), advance=_advance, save=self._jobs.put
+        )
+        self._jobs.put(progress.record)
         try:
             result = (
                 self._run_ingest(job, progress)
@@ -289,34 +207,13 @@ class IngestJobs:
                 else self._run_replace(job, progress)
             )
         except IngestStopped:
-            self._jobs.put(progress.job.updated(status="queued", progress=0.0))
+            self._jobs.put(progress.record.updated(status="queued", progress=0.0))
             return
-        except ParseError as e:
-            self._finish_failed(progress.job, e.code, e.message)
-            return
-        except DocumentMissing:
-            self._finish_failed(
-                progress.job,
-                "document_not_found",
-                f"document {job.document_id} was deleted before this job ran",
-            )
-            return
-        except DocumentNotReady as e:
-            self._finish_failed(progress.job, "document_not_ready", str(e))
-            return
-        except FileNotFoundError:
-            self._finish_failed(progress.job, "interrupted", _ORIGINAL_MISSING)
-            return
-        except Exception:
-            logger.exception("job %s (%s) failed", job.id, job.kind)
-            self._finish_failed(
-                progress.job,
-                "internal_error",
-                "ingesting this file failed unexpectedly; the server log has details",
-            )
+        except Exception as e:
+            self._finish_failed(progress.record, *_why_failed(job, e))
             return
         self._jobs.put(
-            progress.job.updated(
+            progress.record.updated(
                 status="ready",
                 progress=1.0,
                 created=result.created,
@@ -324,7 +221,7 @@ class IngestJobs:
             )
         )
 
-    def _run_ingest(self, job: JobRecord, progress: _JobProgress) -> IngestResult:
+    def _run_ingest(self, job: JobRecord, progress: ProgressRecorder[JobRecord]) -> IngestResult:
         record = self._catalog.get(job.document_id)
         if record is None or record.job_id != job.id:
             # Deleted while queued, or ingested meanwhile by a direct upload of the same bytes.
@@ -332,7 +229,7 @@ class IngestJobs:
                 return IngestResult(record, created=False)
             raise DocumentMissing(job.document_id)
         try:
-            data = self._pipeline.read_original(record.id)
+            data = self._pipeline.files.read(record.id)
         except FileNotFoundError:
             self._pipeline.mark_failed(record.id, "interrupted", _ORIGINAL_MISSING)
             raise
@@ -345,7 +242,7 @@ class IngestJobs:
             should_stop=self._stopping.is_set,
         )
 
-    def _run_replace(self, job: JobRecord, progress: _JobProgress) -> IngestResult:
+    def _run_replace(self, job: JobRecord, progress: ProgressRecorder[JobRecord]) -> IngestResult:
         spool = self._spool_path(job.id)
         try:
             result = self._pipeline.replace(
@@ -412,7 +309,7 @@ class IngestJobs:
                         "was removed since; upload the file again.",
                     )
                 continue
-            if not self._pipeline.has_original(record.id):
+            if not self._pipeline.files.exists(record.id):
                 self._pipeline.mark_failed(record.id, "interrupted", _ORIGINAL_MISSING)
                 self._finish_failed(job, "interrupted", _ORIGINAL_MISSING)
                 continue

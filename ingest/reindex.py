@@ -1,26 +1,148 @@
-"""Rebuilding the chunk index from the stored original files into a new collection.
+"""Reindexing: the active-index pointer, the reindexer that rebuilds the chunk index from
+the stored originals into a new collection, and the lease that lets one reindex run at once.
 
-The service keeps answering from the active collection while the new one is written; the
-switch is one write of the index pointer. Uploads, replaces and deletes that happen during
-the rebuild are caught up: before the switch, pass after pass until a pass finds nothing to
-do, and after it, until every ingest that may still have been writing to the old
-collection has finished.
+The pointer is one record in Chroma (beside the lexical index's change token), so every
+process sharing a Chroma server switches together when a reindex finishes. The service keeps
+answering from the active collection while the new one is written; the switch is one write
+of the pointer. Uploads, replaces and deletes that happen during the rebuild are caught up:
+before the switch, pass after pass until a pass finds nothing to do, and after it, until
+every ingest that may still have been writing to the old collection has finished.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 
 from ingest.catalog import UNFINISHED, DocumentCatalog, DocumentRecord
-from ingest.index import ActiveIndex, IndexRegistry
+from ingest.ids import first_chunk_collection, is_chunk_collection, new_chunk_collection
 from ingest.pipeline import IngestPipeline
-from ingest.store import ChromaChunkStore
+from ingest.progress import ignore_progress
+from ingest.reading import ChunkFeed
+from ingest.store import ChromaChunkStore, RecordStore
 from parsers.errors import ParseError
 
 logger = logging.getLogger(__name__)
+
+# A reindex records a lease beside the index pointer; another one is refused while it is fresh.
+LEASE_ID = "reindex_lease"
+LEASE_STALE = timedelta(minutes=10)
+
+
+# -- the pointer -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveIndex:
+    collection: str  # the Chroma collection holding the chunks
+    model: str  # what loads the embedding model: a hub id or a local directory
+    fingerprint: str  # the embedder's fingerprint, as stored on the collection
+
+
+class IndexRegistry:
+    """Which chunk collection answers questions, and with which embedding model."""
+
+    _RECORD_ID = "active_index"
+
+    def __init__(self, records: RecordStore, prefix: str) -> None:
+        self._records = records
+        self._prefix = prefix
+
+    @property
+    def legacy_collection(self) -> str:
+        """The collection every docrag before reindex wrote to, and the first one now."""
+        return first_chunk_collection(self._prefix)
+
+    def is_chunk_collection(self, name: str) -> bool:
+        return is_chunk_collection(self._prefix, name)
+
+    def new_collection_name(self) -> str:
+        return new_chunk_collection(self._prefix)
+
+    def active(self) -> ActiveIndex | None:
+        found = self._records.get([self._RECORD_ID]).get(self._RECORD_ID)
+        if not found:
+            return None
+        meta = found[0]
+        return ActiveIndex(
+            collection=str(meta["collection"]),
+            model=str(meta["model"]),
+            fingerprint=str(meta["fingerprint"]),
+        )
+
+    def activate(self, index: ActiveIndex) -> None:
+        self._records.put(
+            self._RECORD_ID,
+            {
+                "collection": index.collection,
+                "model": index.model,
+                "fingerprint": index.fingerprint,
+                "activated_at": datetime.now(UTC).isoformat(),
+            },
+        )
+
+
+# -- the lease ---------------------------------------------------------------------------------
+
+
+class ReindexRunning(RuntimeError):
+    """Another reindex of the same collections is in progress."""
+
+
+class ReindexLease:
+    """Held by the one reindex running; renewed as it goes, so a crashed one's lease expires."""
+
+    def __init__(self, records: RecordStore) -> None:
+        self._records = records
+        self._owner = uuid.uuid4().hex
+
+    def __enter__(self) -> ReindexLease:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def acquire(self) -> None:
+        found = self._records.get([LEASE_ID]).get(LEASE_ID)
+        if found:
+            renewed = datetime.fromisoformat(str(found[0]["renewed_at"]))
+            if datetime.now(UTC) - renewed < LEASE_STALE:
+                raise ReindexRunning(
+                    f"another reindex is running (started {found[0]['started_at']}); wait for "
+                    "it to finish (GET /index shows its progress)"
+                )
+        now = datetime.now(UTC).isoformat()
+        self._records.put(LEASE_ID, {"owner": self._owner, "started_at": now, "renewed_at": now})
+
+    def renew(self) -> None:
+        found = self._records.get([LEASE_ID]).get(LEASE_ID)
+        if found and found[0].get("owner") == self._owner:
+            meta = {**found[0], "renewed_at": datetime.now(UTC).isoformat()}
+            self._records.put(LEASE_ID, meta)
+
+    def release(self) -> None:
+        found = self._records.get([LEASE_ID]).get(LEASE_ID)
+        if found and found[0].get("owner") == self._owner:
+            self._records.delete([LEASE_ID])
+
+
+# -- the reindexer -----------------------------------------------------------------------------
+
+
+def reembed(pipeline: IngestPipeline, record: DocumentRecord) -> int:
+    """Embeds a stored document again, from its original file, into `pipeline`'s store under
+    the record's id and generation; returns the number of chunks. Writes nothing to the
+    catalog."""
+    data = pipeline.files.read(record.id, record.generation)
+    with ChunkFeed(pipeline.reader, data, record.filename) as feed:
+        _, count = pipeline.writer.write_streamed(record, feed, ignore_progress)
+    pipeline.notify_change()
+    return count
 
 
 @dataclass
@@ -36,6 +158,8 @@ class ReindexReport:
 
 
 class Reindexer:
+    """Writes every ready document into `target`'s (new) collection, then switches to it."""
+
     def __init__(
         self,
         *,
@@ -111,7 +235,7 @@ class Reindexer:
             if done is not None:
                 self._store.delete_document(record.id)  # replaced since it was written
             try:
-                chunks = self._target.write_chunks(record)
+                chunks = reembed(self._target, record)
             except (ParseError, FileNotFoundError) as e:
                 self._store.delete_document(record.id)
                 current = self._catalog.get(record.id)

@@ -8,18 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from ingest.errors import EmbedderMismatch, StoreUnavailable
+
 logger = logging.getLogger(__name__)
 
 MetadataValue = str | int | float | bool
 Where = Mapping[str, Any]
-
-
-class StoreUnavailable(RuntimeError):
-    """The Chroma server cannot be reached or refused the request."""
-
-
-class EmbedderMismatch(RuntimeError):
-    """The collection was built with another embedding model than the one configured."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,17 +34,15 @@ class ScoredChunk:
 
 
 class ChunkStore(Protocol):
+    """What ingest writes through: the lifecycle, bulk ingest and crash recovery."""
+
     def add(self, chunks: Sequence[StoredChunk], vectors: Sequence[Sequence[float]]) -> None: ...
 
     def delete_document(self, document_id: str) -> None: ...
 
-    def query(
-        self, vector: Sequence[float], k: int, where: Where | None = None
-    ) -> list[ScoredChunk]: ...
+    def delete_ids(self, ids: Sequence[str]) -> None: ...
 
-    def get(self, where: Where | None = None, limit: int | None = None) -> list[StoredChunk]: ...
-
-    def count(self) -> int: ...
+    def chunk_refs(self, where: Where | None = None) -> list[tuple[str, str]]: ...
 
 
 class RecordStore(Protocol):
@@ -153,15 +145,6 @@ class ChromaChunkStore:
     @property
     def fingerprint(self) -> str:
         return str((self._collection.metadata or {}).get(self.FINGERPRINT_KEY, ""))
-
-    @classmethod
-    def stored_fingerprint(cls, client: Any, collection: str) -> str | None:
-        """The fingerprint an existing collection was built with; None if there is none."""
-        if collection not in collection_names(client):
-            return None
-        metadata = client.get_collection(collection).metadata or {}
-        found = metadata.get(cls.FINGERPRINT_KEY)
-        return str(found) if found is not None else None
 
     def add(self, chunks: Sequence[StoredChunk], vectors: Sequence[Sequence[float]]) -> None:
         if len(chunks) != len(vectors):

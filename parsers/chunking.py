@@ -7,9 +7,10 @@ import functools
 import itertools
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from parsers.layout import is_column_header, is_table_row, remove_furniture
 from parsers.types import Chunk, ParsedDocument, Section
 
 if TYPE_CHECKING:
@@ -29,6 +30,13 @@ SEPARATORS: tuple[str, ...] = (
 _WHITESPACE = re.compile(r"\s")
 
 JOINER = "\n\n"
+
+# Tokens kept for a chunk's context header (title, heading, pages, a table's column
+# headings) inside the size: the header is embedded with the text, in the same window.
+CONTEXT_TOKENS = 48
+CONTEXT_SEPARATOR = "\n"
+# A line this long without table values is prose: a table above it has ended.
+_PROSE_LINE = 90
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +58,12 @@ def split_into_chunks(
 
     `count_tokens` measures text as the embedding model reads it and must not truncate; it
     may include the special tokens ([CLS], [SEP]) or not, as long as `size` means the same.
-    Every returned chunk satisfies `count_tokens(chunk.text) <= size`.
+    Every returned chunk satisfies `count_tokens(indexed_text(chunk)) <= size`: its context
+    header (at most `CONTEXT_TOKENS`, or a quarter of the size) is counted in.
     Consecutive sections with the same heading are chunked together, so a chunk may span
-    pages; `page_start`/`page_end` are the first and last page it draws text from.
+    pages; `page_start`/`page_end` are the first and last page it draws text from. Lines of
+    the document's furniture at the edges of its pages are left out; a table row (a line)
+    is only ever cut when it alone exceeds the size.
     """
     if size <= 0:
         raise ValueError(f"size must be positive, got {size}")
@@ -69,6 +80,8 @@ def split_into_chunks(
         raise ValueError(
             f"size {size} leaves no room for text: an empty string already counts {overhead}"
         )
+    context_budget = min(CONTEXT_TOKENS, content_size // 4)
+    text_size = size - context_budget
     # Imported here: langchain-core (and pydantic behind it) costs a third of a second, and
     # the processes that only parse files never chunk.
     from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -78,27 +91,118 @@ def split_into_chunks(
         is_separator_regex=True,
         keep_separator="end",
         strip_whitespace=True,
-        chunk_size=content_size,
-        chunk_overlap=min(overlap, content_size - 1),
+        chunk_size=text_size - overhead,
+        chunk_overlap=min(overlap, text_size - overhead - 1),
         length_function=lambda text: measure(text) - overhead,
     )
 
+    label = document.title or _file_stem(document.filename)
     chunks: list[Chunk] = []
     for heading, group in itertools.groupby(document.sections, key=lambda s: s.heading):
-        text, spans = _join(list(group))
+        sections = [_without_furniture(s, document.furniture) for s in group]
+        text, spans = _join(sections)
         span_ends = [span.end for span in spans]
-        for start, end in _chunk_bounds(text, splitter, measure, size):
+        headers = _TableHeaders(text)
+        for start, end in _chunk_bounds(text, splitter, measure, text_size):
             page_start, page_end = _page_range(spans, span_ends, start, end)
+            header = headers.missing_from(start, end)
+            title_line = " | ".join(
+                part for part in (label, heading, _pages(page_start, page_end)) if part
+            )
+            chunk_text = text[start:end]
             chunks.append(
                 Chunk(
                     ordinal=len(chunks),
-                    text=text[start:end],
+                    text=chunk_text,
                     page_start=page_start,
                     page_end=page_end,
                     heading=heading,
+                    context=_fit_context(title_line, header, chunk_text, measure, size),
                 )
             )
     return chunks
+
+
+def indexed_text(chunk: Chunk) -> str:
+    """What is embedded and searched for a chunk: its context header, then its text."""
+    return f"{chunk.context}{CONTEXT_SEPARATOR}{chunk.text}" if chunk.context else chunk.text
+
+
+def _file_stem(filename: str) -> str:
+    stem, dot, _ = filename.rpartition(".")
+    return stem if dot and stem else filename
+
+
+def _pages(start: int | None, end: int | None) -> str:
+    if start is None:
+        return ""
+    return f"p. {start}" if start == end else f"pp. {start}-{end}"
+
+
+def _without_furniture(section: Section, furniture: frozenset[str]) -> Section:
+    if not furniture or section.page is None:
+        return section
+    return replace(section, text=remove_furniture(section.text, furniture))
+
+
+def _fit_context(
+    title_line: str, header: str | None, text: str, measure: Callable[[str], int], size: int
+) -> str:
+    """The fullest context that fits with `text` in `size` tokens: the title line and the
+    column headings, then the title line alone, then as many of its words as fit."""
+
+    def fits(context: str) -> bool:
+        return measure(f"{context}{CONTEXT_SEPARATOR}{text}") <= size
+
+    candidates = [title_line]
+    if header:
+        candidates.insert(0, f"{title_line}{CONTEXT_SEPARATOR}{header}")
+    for candidate in candidates:
+        if fits(candidate):
+            return candidate
+    words = title_line.split()
+    while words:
+        words.pop()
+        if words and fits(" ".join(words)):
+            return " ".join(words)
+    return ""
+
+
+class _TableHeaders:
+    """For each line of a text, the column-heading line of the table it is in, if any."""
+
+    def __init__(self, text: str) -> None:
+        self._starts: list[int] = []
+        self._headers: list[tuple[int, str] | None] = []
+        self._rows: list[bool] = []
+        active: tuple[int, str] | None = None
+        position = 0
+        for line in text.split("\n"):
+            stripped = line.strip()
+            row = is_table_row(stripped)
+            if is_column_header(stripped):
+                active = (position, stripped)
+                row = False
+            elif len(stripped) > _PROSE_LINE and not row:
+                active = None
+            self._starts.append(position)
+            self._headers.append(active)
+            self._rows.append(row)
+            position += len(line) + 1
+
+    def missing_from(self, start: int, end: int) -> str | None:
+        """The column headings of the first table row in text[start:end], when they lie
+        before `start` (the chunk began mid-table)."""
+        first = max(bisect.bisect_right(self._starts, start) - 1, 0)
+        for index in range(first, len(self._starts)):
+            if self._starts[index] >= end:
+                break
+            if self._rows[index] and self._starts[index] >= start:
+                header = self._headers[index]
+                if header is None or header[0] >= start:
+                    return None
+                return header[1]
+        return None
 
 
 def _join(sections: Sequence[Section]) -> tuple[str, list[_Span]]:
@@ -179,8 +283,14 @@ def _split_to_fit(
             else:
                 too_long = middle
         cut = fits
-        # Back off to the last whitespace, unless that would waste most of the piece.
-        last_space = _last_whitespace(text, position, cut)
+        # Back off to the last line break (a table row stays whole) or else the last
+        # whitespace, unless that would waste most of the piece.
+        last_break = text.rfind("\n", position, cut)
+        last_space = (
+            last_break
+            if last_break > position + (cut - position) // 2
+            else _last_whitespace(text, position, cut)
+        )
         if last_space > position + (cut - position) // 2:
             trimmed = _rstrip(text, position, last_space)
             if trimmed > position and measure(text[position:trimmed]) <= size:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 SUPPORTED_TYPES = (
-    "PDF (.pdf), Word (.docx), HTML (.html, .htm), CSV (.csv), plain text (.txt) "
-    "and Markdown (.md, .markdown)"
+    "PDF (.pdf), Word (.docx), HTML (.html, .htm), CSV (.csv), plain text (.txt), "
+    "Markdown (.md, .markdown) and images (.png, .jpg, .tiff, .webp)"
 )
 
 
@@ -56,8 +56,9 @@ class CorruptDocument(ParseError):
 class NoExtractableText(ParseError):
     code = "no_text_layer"
     template = (
-        "{name} has no text layer: its pages look like scanned images. "
-        "OCR is not supported yet; upload a PDF with selectable text."
+        "{name} has no text layer: its pages look like scanned images, and OCR is off or not "
+        "installed here. Install tesseract (apt-get install tesseract-ocr) or set "
+        "DOCRAG_OCR__ENGINE, then upload it again."
     )
 
 

@@ -17,6 +17,10 @@ from parsers.errors import (
     NoExtractableText,
     ParseError,
 )
+from parsers.layout import extract_page_text, find_furniture
+from parsers.ocr.engine import OcrSetup
+from parsers.ocr.pdf_pages import PdfPageOcr, needs_ocr
+from parsers.titles import document_title
 from parsers.types import Page, ParsedDocument, Section
 
 logger = logging.getLogger(__name__)
@@ -45,7 +49,7 @@ PageCallback = Callable[[Page, int], None]
 def sections_from_pages(pages: Iterable[Page]) -> tuple[Section, ...]:
     """A PDF's sections for chunking: one per page; pages without text carry no provenance
     worth keeping."""
-    return tuple(Section(p.text, page=p.number, heading=None) for p in pages if p.text)
+    return tuple(Section(p.text, page=p.number, heading=None, ocr=p.ocr) for p in pages if p.text)
 
 
 def normalise_pdf_text(text: str) -> str:
@@ -62,6 +66,10 @@ class PdfParser:
     """Reads a PDF's text layer, one `Page` and one `Section` per page."""
 
     media_type = "application/pdf"
+
+    def __init__(self, ocr: OcrSetup | None = None) -> None:
+        # Pages without a usable text layer are read by this OCR setup (None: left empty).
+        self.ocr = ocr
 
     def parse(
         self, data: bytes, filename: str, *, on_page: PageCallback | None = None
@@ -102,19 +110,24 @@ class PdfParser:
 
         pages: list[Page] = []
         failed = 0
+        ocr = PdfPageOcr(data, self.ocr, filename) if self.ocr is not None else None
         for number, page in enumerate(reader.pages, start=1):
             try:
-                raw = page.extract_text()
+                raw = extract_page_text(page)
             except Exception as e:
                 # One broken page should not cost the user the rest of the document.
                 logger.warning("page %d of %r: text extraction failed: %s", number, filename, e)
                 raw = ""
                 failed += 1
             pages.append(Page(number=number, text=normalise_pdf_text(raw or "")))
+            if ocr is not None and needs_ocr(pages[-1].text):
+                pages[-1] = _read_by_ocr(ocr, pages[-1])
             if on_page is not None:
                 on_page(pages[-1], page_count)
 
         if not any(page.text for page in pages):
+            if ocr is not None:
+                raise ocr.no_text_error(page_count)
             if failed:
                 raise CorruptDocument(
                     f"'{filename}' could not be read: text extraction failed on "
@@ -122,8 +135,11 @@ class PdfParser:
                 )
             raise NoExtractableText(filename=filename)
 
-        title, metadata = _read_metadata(reader)
+        metadata_title, metadata = _read_metadata(reader)
         metadata["page_count"] = str(page_count)
+        # A filing's cover page names its registrant and form; metadata titles of filings
+        # are often accession numbers. The cover is the first or second page.
+        title = document_title([p.text for p in pages[:2]], metadata_title)
         return ParsedDocument(
             filename=filename,
             media_type=self.media_type,
@@ -132,7 +148,16 @@ class PdfParser:
             paginated=True,
             title=title,
             metadata=metadata,
+            furniture=find_furniture([p.text for p in pages]),
         )
+
+
+def _read_by_ocr(ocr: PdfPageOcr, page: Page) -> Page:
+    """The page as OCR reads it; unchanged when OCR fails or finds less than its layer."""
+    text = ocr.read(page.number, page.text)
+    if text is None:
+        return page
+    return Page(number=page.number, text=normalise_pdf_text(text), ocr=True)
 
 
 def _unlock(reader: PdfReader, filename: str) -> None:

@@ -18,6 +18,8 @@ from parsers.errors import (
     UnsupportedFileType,
 )
 from parsers.html import HtmlParser
+from parsers.image import ImageParser, looks_like_image
+from parsers.ocr.engine import OcrSetup
 from parsers.pdf import PageCallback, PdfParser
 from parsers.signatures import describe_binary, detect_bom, has_pdf_header
 from parsers.text import MarkdownParser, TextParser, decode_text
@@ -41,6 +43,7 @@ _MARKDOWN = MarkdownParser()
 _HTML = HtmlParser()
 _DOCX = DocxParser()
 _CSV = CsvParser()
+_IMAGE = ImageParser()
 _BY_EXTENSION: dict[str, Parser] = {
     ".pdf": _PDF,
     ".docx": _DOCX,
@@ -50,6 +53,12 @@ _BY_EXTENSION: dict[str, Parser] = {
     ".txt": _TEXT,
     ".md": _MARKDOWN,
     ".markdown": _MARKDOWN,
+    ".png": _IMAGE,
+    ".jpg": _IMAGE,
+    ".jpeg": _IMAGE,
+    ".tif": _IMAGE,
+    ".tiff": _IMAGE,
+    ".webp": _IMAGE,
 }
 
 # Only a document that says it is HTML; markup fragments in a text file stay text.
@@ -86,6 +95,9 @@ def detect_parser(data: bytes, filename: str) -> Parser:
         return _DOCX
     extension = file_extension(filename)
     parser = _BY_EXTENSION.get(extension)
+    # An image under another format's name is refused below, saying what it is.
+    if looks_like_image(data) and parser in (None, _IMAGE):
+        return _IMAGE
     if parser is None:
         if _HTML_START.match(data[:4096]):
             return _HTML
@@ -100,6 +112,12 @@ def detect_parser(data: bytes, filename: str) -> Parser:
         raise _not_a_pdf(data, filename, binary_kind)
     if parser is _DOCX:
         raise _not_a_docx(data, filename, binary_kind)
+    if parser is _IMAGE:
+        looks = f": it looks like {binary_kind}" if binary_kind else ""
+        raise UnsupportedFileType(
+            f"'{filename}' is named {extension} but is not a PNG, JPEG, TIFF or WebP "
+            f"image{looks}. docrag reads {SUPPORTED_TYPES} files."
+        )
     if binary_kind is not None:
         raise UnsupportedFileType(
             f"'{filename}' is named {extension} but is not text: it looks like "
@@ -200,15 +218,24 @@ def _is_unicode_text(data: bytes) -> bool:
 
 
 def parse_document(
-    data: bytes, filename: str, *, on_page: PageCallback | None = None
+    data: bytes,
+    filename: str,
+    *,
+    on_page: PageCallback | None = None,
+    ocr: OcrSetup | None = None,
 ) -> ParsedDocument:
     """Parse one uploaded file. Every failure is a `ParseError` with a message for the user.
 
     `on_page` sees each page of a PDF as soon as it is read (other formats have no pages
-    worth streaming)."""
+    worth streaming). `ocr` reads PDF pages without a text layer, and image files; without
+    it they have no text."""
     if not data or data.isspace():
         raise EmptyDocument(filename=filename)
     parser = detect_parser(data, filename)
+    if ocr is not None and parser is _PDF:
+        parser = PdfParser(ocr)
+    elif ocr is not None and parser is _IMAGE:
+        parser = ImageParser(ocr)
     if on_page is not None and isinstance(parser, PdfParser):
         return parser.parse(data, filename, on_page=on_page)
     return parser.parse(data, filename)

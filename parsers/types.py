@@ -13,10 +13,12 @@ def _no_metadata() -> Mapping[str, str]:
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """The text of one page; `number` is 1-based, in the PDF's page order."""
+    """The text of one page; `number` is 1-based, in the PDF's page order. `ocr`: the text
+    was read from the page's image, not from a text layer."""
 
     number: int
     text: str
+    ocr: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +32,7 @@ class Section:
     text: str
     page: int | None
     heading: str | None
+    ocr: bool = False  # read from the page's image (see `Page.ocr`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,9 @@ class ParsedDocument:
     title: str | None = None
     # hash=False: a mapping is unhashable, and documents are never used as keys.
     metadata: Mapping[str, str] = field(default_factory=_no_metadata, hash=False)
+    # Keys (`parsers.layout.furniture_key`) of the running headers, footers and page numbers
+    # found on most pages; pages keep them, chunks leave them out.
+    furniture: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         # Copy into a read-only view so a frozen document cannot change under its readers.
@@ -65,3 +71,8 @@ class Chunk:
     page_start: int | None
     page_end: int | None
     heading: str | None
+    ocr: bool = False  # some of its text was read from a page image by OCR
+    # A short header indexed (embedded, searched) with the text but never quoted: the
+    # document's title, the heading, the pages and the column headings of a table that
+    # started before the chunk. Index `context + "\n" + text`; show `text`.
+    context: str = ""

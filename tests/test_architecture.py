@@ -65,3 +65,65 @@ def test_nothing_below_the_composition_root_reads_the_environment() -> None:
         or "getenv" in p.read_text(encoding="utf-8")
     ]
     assert sorted(set(readers) - allowed) == []
+
+
+# The faces: HTTP (app/api/, app/main.py), the MCP server (which serves over HTTP too) and
+# the CLI. Everything else in app/ is service code and knows no web framework.
+FACES = ("app/api/", "app/main.py", "app/mcp_server.py", "app/cli/")
+
+
+def test_service_modules_do_not_import_a_web_framework() -> None:
+    offenders = {
+        str(p.relative_to(ROOT)): sorted(bad)
+        for p in sorted((ROOT / "app").rglob("*.py"))
+        if not str(p.relative_to(ROOT)).startswith(FACES)
+        and (bad := imported_top_level_modules(p) & {"fastapi", "starlette", "uvicorn"})
+    }
+    assert offenders == {}
+
+
+def test_no_module_is_over_400_lines() -> None:
+    long = {
+        str(p.relative_to(ROOT)): n
+        for pkg in ("app", "ingest", "parsers")
+        for p in sorted((ROOT / pkg).rglob("*.py"))
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > 400
+    }
+    assert long == {}, "split these along their responsibilities"
+
+
+ARCHITECTURE_DOC = ROOT / "docs" / "architecture.md"
+
+
+def test_architecture_doc_names_only_modules_that_exist() -> None:
+    import re
+
+    text = ARCHITECTURE_DOC.read_text(encoding="utf-8")
+    named = set(re.findall(r"`((?:app|ingest|parsers|bench|tests)/[\w/.-]+)`", text))
+    assert len(named) > 20, "the doc walks the code module by module"
+    missing = sorted(n for n in named if not (ROOT / n).exists())
+    assert missing == [], f"docs/architecture.md names modules that do not exist: {missing}"
+
+
+def test_architecture_doc_lists_every_route() -> None:
+    import re
+
+    from fastapi.routing import APIRoute
+
+    from app.config import Settings
+    from app.main import create_app
+
+    text = ARCHITECTURE_DOC.read_text(encoding="utf-8")
+    table = {
+        (method, path)
+        for methods, path in re.findall(r"^\| `([A-Z/ ]+) (/[^`]*)` \|", text, re.M)
+        for method in methods.split("/")
+    }
+    app = create_app(Settings(data_dir="/nonexistent-docrag-doc-test"))  # routes only: no start-up
+    routes = {
+        (method, route.path)
+        for route in app.routes
+        if isinstance(route, APIRoute) and route.include_in_schema
+        for method in route.methods - {"HEAD"}
+    }
+    assert sorted(routes - table) == [], "docs/architecture.md's API table misses these routes"

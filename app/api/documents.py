@@ -229,7 +229,8 @@ def get_document_content(document_id: str, catalog: CatalogDep) -> DocumentConte
     if pages is None:
         raise DocumentNotFound(document_id)
     return DocumentContent(
-        id=document_id, pages=[PagePublic(number=p.number, text=p.text) for p in pages]
+        id=document_id,
+        pages=[PagePublic(number=p.number, text=p.text, ocr=p.ocr) for p in pages],
     )
 
 

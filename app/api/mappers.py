@@ -58,14 +58,54 @@ def to_question(request: AskRequest, settings: Settings, catalog: DocumentCatalo
     )
 
 
+# Parameters the official OpenAI API refuses, which other OpenAI-compatible servers take.
+SERVER_SPECIFIC = ("top_k", "min_p", "repetition_penalty", "thinking", "prefill")
+
+
+def refuse_for_openai(values: dict[str, object], settings: Settings, prefix: str) -> None:
+    """A clear 422 for server-specific parameters sent to the official OpenAI API."""
+    llm = settings.llm
+    if not (llm.enabled and llm.is_official_openai):
+        return
+    given = [name for name in SERVER_SPECIFIC if values.get(name) is not None]
+    if given:
+        names = ", ".join(f"{prefix}{name}" for name in given)
+        raise InvalidRequest(
+            f"{names}: the OpenAI API ({llm.host}) does not take "
+            f"{'this parameter' if len(given) == 1 else 'these parameters'}; remove "
+            f"{'it' if len(given) == 1 else 'them'}, or point DOCRAG_LLM__BASE_URL at a server "
+            "that does (vLLM, SGLang, LMDeploy, llama.cpp, Ollama, DeepSeek, Kimi, DashScope)"
+        )
+
+
 def to_generation_params(
     gen: SamplingRequest | None,
     settings: Settings,
     *,
     max_tokens: int | None = None,
+    prefix: str = "generation.",
+    thinking: bool | None = None,
+    prefill: str | None = None,
 ) -> GenerationParams:
+    """The request's sampling parameters; `thinking` and `prefill` are given where the
+    request carries them outside `gen` (the OpenAI-compatible API)."""
+    llm = settings.llm
+    if isinstance(gen, GenerationRequest):
+        thinking = gen.thinking if gen.thinking is not None else thinking
+        prefill = gen.prefill or prefill
+    values: dict[str, object] = {"thinking": thinking, "prefill": prefill}
+    if gen is not None:
+        values |= {name: getattr(gen, name) for name in ("top_k", "min_p", "repetition_penalty")}
+    refuse_for_openai(values, settings, prefix)
+    if thinking is None and not llm.is_official_openai:
+        thinking = llm.thinking
     if gen is None:
-        return GenerationParams()
+        return GenerationParams(
+            max_tokens=max_tokens,
+            thinking=thinking,
+            prefill=prefill,
+            prefill_mode=llm.resolved_prefill_mode,
+        )
     model = gen.model if isinstance(gen, GenerationRequest) else None
     allowed = settings.llm.allowed_models
     if model is not None and allowed and model not in allowed:
@@ -84,6 +124,12 @@ def to_generation_params(
         seed=gen.seed,
         n=gen.n,
         json_mode=gen.response_format is not None and gen.response_format.type == "json_object",
+        top_k=gen.top_k,
+        min_p=gen.min_p,
+        repetition_penalty=gen.repetition_penalty,
+        thinking=thinking,
+        prefill=prefill,
+        prefill_mode=llm.resolved_prefill_mode,
     )
 
 
@@ -110,10 +156,12 @@ def to_usage(usage: Usage | None) -> UsagePublic | None:
         prompt_tokens=usage.prompt_tokens,
         completion_tokens=usage.completion_tokens,
         total_tokens=usage.total_tokens,
+        reasoning_tokens=usage.reasoning_tokens,
     )
 
 
-def to_response(answer: Answer) -> AskResponse:
+def to_response(answer: Answer, *, include_reasoning: bool = False) -> AskResponse:
+    """The answer as /ask returns it; the model's thinking only when the request asked."""
     return AskResponse(
         answer=answer.answer,
         grounded=answer.grounded,
@@ -139,11 +187,13 @@ def to_response(answer: Answer) -> AskResponse:
                 citations=[to_citation(x) for x in c.citations],
                 dropped_citations=c.dropped_citations,
                 finish_reason=c.finish_reason,
+                reasoning=c.reasoning if include_reasoning else None,
             )
             for c in answer.choices
         ]
         if len(answer.choices) > 1
         else None,
+        reasoning=answer.reasoning if include_reasoning else None,
         steps=[
             AgentStepPublic(tool=s.tool, arguments=s.arguments, results=s.results, error=s.error)
             for s in answer.steps

@@ -7,7 +7,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.api.schemas import CitationPublic, SamplingRequest, TimingsPublic, UsagePublic
+from app.api.schemas import CitationPublic, NamedToolChoice, SamplingRequest, TimingsPublic
 
 
 class ChatContentPart(BaseModel):
@@ -22,6 +22,8 @@ class ChatMessageIn(BaseModel):
 
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[ChatContentPart] | None = None
+    prefix: bool | None = Field(None, description="DeepSeek: a last assistant message is a prefill")
+    partial: bool | None = Field(None, description="Kimi: a last assistant message is a prefill")
 
     @property
     def text(self) -> str:
@@ -45,6 +47,15 @@ class DocragOptions(BaseModel):
     document_ids: list[str] | None = Field(
         None, max_length=1000, description="answer only from these documents"
     )
+    mode: Literal["rag", "agent"] = Field(
+        "rag", description="agent: the chat model searches with a search_documents tool"
+    )
+
+
+class ChatTemplateKwargs(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    enable_thinking: bool | None = None
 
 
 class ChatCompletionRequest(SamplingRequest):
@@ -62,12 +73,38 @@ class ChatCompletionRequest(SamplingRequest):
         None, ge=1, le=32768, description="same as max_tokens (the newer name)"
     )
     docrag: DocragOptions | None = None
+    include_reasoning: bool = Field(
+        False, description="return the model's thinking as message.reasoning_content"
+    )
+    enable_thinking: bool | None = Field(
+        None, description="a reasoning model's thinking mode on or off (Qwen3)"
+    )
+    chat_template_kwargs: ChatTemplateKwargs | None = Field(
+        None, description="vLLM's way to say enable_thinking; other keys are ignored"
+    )
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = Field(
+        None, description='with docrag.mode "agent": the first turn\'s tool choice'
+    )
 
     @model_validator(mode="after")
     def _one_streamed_answer(self) -> Self:
         if self.stream and self.n > 1:
             raise ValueError("n: several answers cannot be streamed; use n=1")
+        agent = self.docrag is not None and self.docrag.mode == "agent"
+        if agent and (self.stream or self.n > 1):
+            raise ValueError("docrag.mode: agent answers are not streamed and have n=1")
+        if self.tool_choice is not None and not agent:
+            raise ValueError(
+                'tool_choice: docrag runs its own tool; send extra_body={"docrag": {"mode": '
+                '"agent"}} to use it, or remove tool_choice'
+            )
         return self
+
+    @property
+    def thinking(self) -> bool | None:
+        if self.enable_thinking is not None:
+            return self.enable_thinking
+        return self.chat_template_kwargs.enable_thinking if self.chat_template_kwargs else None
 
 
 class ModelPublic(BaseModel):
@@ -85,6 +122,20 @@ class ModelsPublic(BaseModel):
 class CompletionMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
     content: str
+    reasoning_content: str | None = Field(
+        None, description="with include_reasoning: the model's thinking, apart from content"
+    )
+
+
+class CompletionTokensDetails(BaseModel):
+    reasoning_tokens: int
+
+
+class CompletionUsage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    completion_tokens_details: CompletionTokensDetails | None = None
 
 
 class ChoiceCitations(BaseModel):
@@ -120,5 +171,5 @@ class ChatCompletionResponse(BaseModel):
     created: int
     model: str
     choices: list[CompletionChoice]
-    usage: UsagePublic | None
+    usage: CompletionUsage | None
     docrag: CompletionExtras

@@ -79,6 +79,7 @@ class DocumentsPublic(BaseModel):
 class PagePublic(BaseModel):
     number: int = Field(description="1-based page number; text files have a single page 1")
     text: str
+    ocr: bool = Field(False, description="the text was read from the page's image by OCR")
 
 
 class DocumentContent(BaseModel):
@@ -117,6 +118,27 @@ class SamplingRequest(BaseModel):
         description='{"type": "json_object"}: the answer is a JSON object '
         '{"answer": "... [n] ...", "citations": [n, ...]}',
     )
+    top_k: int | None = Field(
+        None,
+        ge=1,
+        le=1000,
+        description="sample from the k likeliest tokens (vLLM, SGLang, LMDeploy, llama.cpp, "
+        "Ollama, DashScope; refused for the OpenAI API)",
+    )
+    min_p: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="drop tokens less likely than min_p times the likeliest (vLLM, SGLang, "
+        "LMDeploy, llama.cpp, Ollama; refused for the OpenAI API)",
+    )
+    repetition_penalty: float | None = Field(
+        None,
+        gt=0.0,
+        le=2.0,
+        description="above 1 discourages repeating tokens (vLLM, SGLang, LMDeploy, DashScope; "
+        "llama.cpp's repeat_penalty; refused for the OpenAI API)",
+    )
 
     @field_validator("stop")
     @classmethod
@@ -127,6 +149,19 @@ class SamplingRequest(BaseModel):
         if len(stops) > 4 or any(not s for s in stops):
             raise ValueError("give at most 4 non-empty stop sequences")
         return stops
+
+
+class NamedFunction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64)
+
+
+class NamedToolChoice(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["function"]
+    function: NamedFunction
 
 
 class GenerationRequest(SamplingRequest):
@@ -140,6 +175,30 @@ class GenerationRequest(SamplingRequest):
         max_length=200,
         description="chat model to use instead of DOCRAG_LLM__MODEL (limited by "
         "DOCRAG_LLM__ALLOWED_MODELS)",
+    )
+    prefill: str | None = Field(
+        None,
+        min_length=1,
+        max_length=4000,
+        description="the answer starts with this text and the model continues it; the "
+        "returned answer includes it, and its [n] markers are checked like the rest",
+    )
+    thinking: bool | None = Field(
+        None,
+        description="a reasoning model's thinking mode on or off (Qwen3's enable_thinking); "
+        "unset = DOCRAG_LLM__THINKING",
+    )
+    include_reasoning: bool = Field(
+        False,
+        description="return the model's thinking apart, as `reasoning` (and `reasoning` "
+        "events when streamed); it is never part of the answer or its citations",
+    )
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = Field(
+        None,
+        description="agent mode: none (answer without searching), auto (the model decides; "
+        "one that answers without searching is asked once more with the search forced), "
+        'required, or {"type": "function", "function": {"name": "search_documents"}}; '
+        "unset = the first turn must search, later turns choose",
     )
 
 
@@ -233,15 +292,16 @@ class CitationPublic(BaseModel):
         description="in `citations`: the sentence of the chunk that best supports the "
         "answer's sentences citing it (lexical overlap); null in `sources`",
     )
-    ocr: bool = Field(
-        False, description="the text was read from a page image by OCR (a scan or a photo)"
-    )
+    ocr: bool = Field(False, description="the text was read from a page image by OCR")
 
 
 class UsagePublic(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
+    reasoning_tokens: int | None = Field(
+        None, description="tokens of thinking, part of completion_tokens (when the server says)"
+    )
 
 
 class TimingsPublic(BaseModel):
@@ -258,6 +318,9 @@ class ChoicePublic(BaseModel):
     citations: list[CitationPublic]
     dropped_citations: list[int]
     finish_reason: str | None
+    reasoning: str | None = Field(
+        None, description="with generation.include_reasoning: this answer's thinking"
+    )
 
 
 class AgentStepPublic(BaseModel):
@@ -294,6 +357,11 @@ class AskResponse(BaseModel):
     finish_reason: str | None = None
     choices: list[ChoicePublic] | None = Field(
         None, description="with generation.n > 1: every answer (the first is also above)"
+    )
+    reasoning: str | None = Field(
+        None,
+        description="with generation.include_reasoning: the model's thinking, apart from the "
+        "answer (never checked for citations); null when the model sent none",
     )
     steps: list[AgentStepPublic] | None = Field(
         None, description="agent mode: every tool call, in order, with what it returned"

@@ -13,6 +13,9 @@ from fastapi.staticfiles import StaticFiles
 
 WEB_DIR = Path(__file__).parent / "web"
 STATIC_PREFIX = "/web"
+# The doc pages may load images and data from this server only: ReDoc's bundle always shows a
+# logo from its vendor's CDN, and the browser should not reach out for it.
+DOCS_POLICY = {"Content-Security-Policy": "img-src 'self' data:; connect-src 'self'"}
 
 # Python 3.11 does not know .mjs; browsers refuse a module script served as anything else.
 mimetypes.add_type("text/javascript", ".mjs")
@@ -36,20 +39,24 @@ def mount_web_page(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui(request: Request) -> HTMLResponse:
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url=openapi_url(request),
             title=f"{app.title} API",
             swagger_js_url=asset(request, "vendor/swagger-ui/swagger-ui-bundle.js"),
             swagger_css_url=asset(request, "vendor/swagger-ui/swagger-ui.css"),
             swagger_favicon_url=asset(request, "favicon.svg"),
         )
+        page.headers.update(DOCS_POLICY)
+        return page
 
     @app.get("/redoc", include_in_schema=False)
     def redoc(request: Request) -> HTMLResponse:
-        return get_redoc_html(
+        page = get_redoc_html(
             openapi_url=openapi_url(request),
             title=f"{app.title} API",
             redoc_js_url=asset(request, "vendor/redoc/redoc.standalone.js"),
             redoc_favicon_url=asset(request, "favicon.svg"),
             with_google_fonts=False,
         )
+        page.headers.update(DOCS_POLICY)
+        return page

@@ -1,9 +1,11 @@
-"""`docrag eval`: retrieval quality on a BEIR-layout dataset."""
+"""`docrag eval`: retrieval quality on a BEIR-layout dataset, or document QA with page
+evidence on a folder of PDFs and a questions file."""
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -17,7 +19,11 @@ from app.config import Settings
 @cli.command("eval")
 def evaluate(
     dataset_dir: Annotated[
-        Path, typer.Argument(help="a dataset in BEIR layout: corpus, queries, qrels/<split>.tsv")
+        Path,
+        typer.Argument(
+            help="a dataset in BEIR layout (corpus, queries, qrels/<split>.tsv), or with "
+            "--questions a folder of PDFs"
+        ),
     ],
     split: Annotated[str, typer.Option(help="qrels split: qrels/<split>.tsv")] = "test",
     limit: Annotated[
@@ -39,8 +45,25 @@ def evaluate(
         typer.Option(help="where the evaluation collections live (default: DOCRAG_DATA_DIR/eval)"),
     ] = None,
     k: Annotated[int, typer.Option(min=10, help="chunks retrieved per query")] = 100,
+    questions: Annotated[
+        Path | None,
+        typer.Option(
+            help="document QA: a JSON-lines questions file (FinanceBench format) about the "
+            "PDFs in DATASET_DIR"
+        ),
+    ] = None,
+    companies: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="document QA: only the filings of the first N companies (alphabetical) and "
+            "their questions",
+        ),
+    ] = None,
 ) -> None:
-    """Measures retrieval (nDCG@10, recall@10/100, MRR@10) on a BEIR-layout dataset.
+    """Measures retrieval (nDCG@10, recall@10/100, MRR@10) on a BEIR-layout dataset, or,
+    with --questions, document QA: evidence pages among the sources and citations, filings
+    kept apart, abstention without the filing, latency, by question type.
 
     The corpus is embedded once and kept for later runs with the same model and chunking.
     """
@@ -64,6 +87,13 @@ def evaluate(
             )
         bar.update(done - bar.n)
 
+    if questions is not None:
+        try:
+            _evaluate_documents(dataset_dir, questions, companies, data_dir, output, progress)
+        finally:
+            for bar in bars.values():
+                bar.close()
+        return
     try:
         report = run_evaluation(
             Settings(),
@@ -83,6 +113,40 @@ def evaluate(
         for bar in bars.values():
             bar.close()
     typer.echo(format_report(report))
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(
+            json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+        typer.echo(f"results written to {output}")
+
+
+def _evaluate_documents(
+    pdf_dir: Path,
+    questions: Path,
+    companies: int | None,
+    data_dir: Path | None,
+    output: Path | None,
+    progress: Callable[[str, int, int], None],
+) -> None:
+    from app.errors import DocragError
+    from app.evaluation import DatasetError
+    from app.evaluation.docqa import evaluate_docqa, format_docqa
+    from ingest.errors import EmbedderMismatch, StoreUnavailable
+
+    try:
+        report = evaluate_docqa(
+            Settings(),
+            pdf_dir,
+            questions,
+            companies=companies,
+            data_dir=data_dir,
+            progress=progress,
+        )
+    except (DatasetError, DocragError, EmbedderMismatch, StoreUnavailable) as e:
+        typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from e
+    typer.echo(format_docqa(report))
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(

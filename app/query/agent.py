@@ -7,7 +7,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from app.errors import ToolsNotSupported
+from app.errors import InvalidRequest, ToolsNotSupported
 from app.query.answering import AskService
 from app.query.answers import AgentStep, Answer, PreparedQuestion, Question
 from app.query.chat import ChatModel, Choice, Message, ToolCall, ToolSpec, Usage
@@ -34,23 +34,33 @@ NOTHING_FOUND = "No relevant passages found."
 
 
 class DocumentAgent:
-    """Runs the tool loop for one question. The first turn always searches (tool_choice names
-    the tool: small models call tools only when told to); later turns let the model choose,
-    until it answers or `max_steps` searches were made, when it must answer."""
+    """Runs the tool loop for one question. By default the first turn always searches
+    (tool_choice names the tool: small models call tools only when told to); later turns let
+    the model choose, until it answers or `max_steps` searches were made, when it must answer.
+
+    A caller's tool_choice sets the first turn: "none" answers without searching (and without
+    sources), "required" or the tool's name make it search, "auto" lets the model decide. A
+    server that ignores "auto" or "required" (it answers without calling the tool) is asked
+    once more with the tool named, which every server with tool calling honours."""
 
     def __init__(self, service: AskService, chat_model: ChatModel | None, max_steps: int) -> None:
         self._service = service
         self._chat_model = chat_model
         self._max_steps = max_steps
 
-    def run(self, question: Question) -> Answer:
+    def run(self, question: Question, tool_choice: str | None = None) -> Answer:
         chat = self._chat_model
+        if tool_choice not in (None, "none", "auto", "required", SEARCH_DOCUMENTS.name):
+            raise InvalidRequest(
+                f"generation.tool_choice: there is no tool {tool_choice!r}; the one tool is "
+                f"{SEARCH_DOCUMENTS.name!r} (or use none, auto, required)"
+            )
         if chat is None:
             raise ToolsNotSupported(
                 "agent mode needs a chat model with tool calling; set DOCRAG_LLM__MODEL"
             )
         start = time.perf_counter()
-        params = replace(question.generation, n=1, json_mode=False)
+        params = replace(question.generation, n=1, json_mode=False, prefill=None)
         messages = [
             Message("system", AGENT_SYSTEM_PROMPT),
             *question.history,
@@ -59,13 +69,17 @@ class DocumentAgent:
         sources: list[PromptSource] = []
         steps: list[AgentStep] = []
         usage: Usage | None = None
-        tool_choice = SEARCH_DOCUMENTS.name
+        choice = tool_choice or SEARCH_DOCUMENTS.name
         retrieve_ms = 0.0
         while True:
-            reply = chat.call_tools(messages, [SEARCH_DOCUMENTS], params, tool_choice)
+            reply = chat.call_tools(messages, [SEARCH_DOCUMENTS], params, choice)
             if reply.usage is not None:
                 usage = usage + reply.usage if usage else reply.usage
-            if not reply.tool_calls or tool_choice == "none":
+            if not reply.tool_calls and not steps and choice in ("auto", "required"):
+                # The documented fallback: the server ignored the choice; name the tool.
+                choice = SEARCH_DOCUMENTS.name
+                continue
+            if not reply.tool_calls or choice == "none":
                 break
             messages.append(Message("assistant", reply.text, tool_calls=reply.tool_calls))
             for call in reply.tool_calls:
@@ -73,8 +87,8 @@ class DocumentAgent:
                 content = self._call(call, question, sources, steps)
                 retrieve_ms += (time.perf_counter() - searched) * 1000
                 messages.append(Message("tool", content, tool_call_id=call.id))
-            tool_choice = "auto" if len(steps) < self._max_steps else "none"
-        if not steps:
+            choice = "auto" if len(steps) < self._max_steps else "none"
+        if not steps and tool_choice != "none":
             raise ToolsNotSupported(
                 f"the chat model {chat.name} did not call search_documents although it was "
                 "told to; it or its server does not support tool calling: use the default mode"
@@ -90,7 +104,11 @@ class DocumentAgent:
             rerank_ms=0.0,
         )
         answer = self._service.checked_answer(
-            prepared, [Choice(reply.text, reply.finish_reason)], reply.model, usage, start
+            prepared,
+            [Choice(reply.text, reply.finish_reason, reply.reasoning)],
+            reply.model,
+            usage,
+            start,
         )
         return replace(answer, steps=steps)
 

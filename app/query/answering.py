@@ -26,7 +26,15 @@ from app.query.answers import (
     TextDelta,
     Timings,
 )
-from app.query.chat import ChatModel, Choice, GenerationParams, Message, StreamEnd, Usage
+from app.query.chat import (
+    ChatModel,
+    Choice,
+    GenerationParams,
+    Message,
+    ReasoningDelta,
+    StreamEnd,
+    Usage,
+)
 from app.query.citations import (
     CheckedText,
     InvalidJSONAnswer,
@@ -44,6 +52,7 @@ from app.query.prompting import (
     trim_history,
 )
 from app.query.retrieval import Retriever
+from app.query.abstention import MissingTermsAbstention
 from app.query.selection import SourceSelector
 
 NOT_FOUND_EN = "The documents do not contain an answer to this question."
@@ -73,6 +82,7 @@ class AskService:
         history_tokens: int = 1000,
         condense: bool = True,
         condense_max_tokens: int = 96,
+        abstention: MissingTermsAbstention | None = None,
     ) -> None:
         self._retriever = retriever
         self.selector = selector
@@ -84,6 +94,7 @@ class AskService:
         self._history_tokens = history_tokens
         self._condense = condense
         self._condense_max_tokens = condense_max_tokens
+        self.abstention = abstention
 
     @property
     def mode(self) -> Literal["generative", "extractive"]:
@@ -130,6 +141,11 @@ class AskService:
 
         start = time.perf_counter()
         kept = self.selector.select(question.text, hits, question.top_k, question.expand_neighbors)
+        # The names the question is about are in none of the candidates: the documents are
+        # about something else, whatever the cosines say (app/query/abstention.py).
+        if kept and self.abstention is not None:
+            if self.abstention.assess(question.text, hits).abstain:
+                kept = []
         rerank_ms = _ms(start)
 
         sources = fit_sources(kept, self._count_tokens, self._context_tokens) if kept else []
@@ -184,6 +200,7 @@ class AskService:
             return
         start = time.perf_counter()
         parts: list[str] = []
+        thinking: list[str] = []
         end = StreamEnd(model=self._chat_model.name, usage=None, finish_reason=None)
         async with aclosing(
             self._chat_model.astream(self.messages_for(prepared), prepared.question.generation)
@@ -191,10 +208,14 @@ class AskService:
             async for item in stream:
                 if isinstance(item, StreamEnd):
                     end = item
+                elif isinstance(item, ReasoningDelta):
+                    # The thinking streams apart and is never checked for citations.
+                    thinking.append(item.text)
+                    yield item
                 else:
                     parts.append(item)
                     yield TextDelta(item)
-        choice = Choice("".join(parts), end.finish_reason)
+        choice = Choice("".join(parts), end.finish_reason, "".join(thinking).strip() or None)
         yield Finished(self.checked_answer(prepared, [choice], end.model, end.usage, start))
 
     def _not_found(self, prepared: PreparedQuestion) -> Answer:
@@ -244,6 +265,7 @@ class AskService:
             dropped_citations=first.dropped_citations,
             condensed_question=prepared.condensed_question,
             choices=checked,
+            reasoning=first.reasoning,
         )
 
     def _check_choice(
@@ -289,6 +311,7 @@ class AskService:
             citations=citations,
             dropped_citations=dropped,
             finish_reason=choice.finish_reason,
+            reasoning=choice.reasoning,
         )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from app.query.chat import GenerationParams, Message, Usage
+from app.query.chat import GenerationParams, Message, ReasoningDelta, Usage
 from app.query.prompting import PromptSource
 from app.query.retrieval import Filters
 
@@ -54,6 +54,7 @@ class AnswerChoice:
     citations: list[Citation]
     dropped_citations: list[int]
     finish_reason: str | None
+    reasoning: str | None = None  # the model's thinking, never part of `answer` or checked
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,7 @@ class Answer:
     condensed_question: str | None = None
     choices: list[AnswerChoice] = field(default_factory=list)  # all n answers, first included
     steps: list[AgentStep] = field(default_factory=list)  # agent mode: its tool calls
+    reasoning: str | None = None  # the first answer's thinking, apart from it
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,4 +119,4 @@ class Finished:
     answer: Answer
 
 
-StreamEvent = SourcesFound | TextDelta | Finished
+StreamEvent = SourcesFound | TextDelta | ReasoningDelta | Finished

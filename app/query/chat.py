@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
+
+# How a server is told to continue an assistant prefill: a trailing assistant message (with
+# vLLM's and SGLang's `continue_final_message`), DeepSeek's `prefix: true`, Kimi's
+# `partial: true`.
+PrefillMode = Literal["assistant_message", "deepseek_prefix", "kimi_partial"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +27,13 @@ class GenerationParams:
     seed: int | None = None
     n: int = 1
     json_mode: bool = False
+    # Server-specific sampling (vLLM, SGLang, LMDeploy, llama.cpp, Ollama; not OpenAI's API).
+    top_k: int | None = None
+    min_p: float | None = None
+    repetition_penalty: float | None = None
+    thinking: bool | None = None  # a server's thinking mode on/off; None: its default
+    prefill: str | None = None  # the answer starts with this text; the model continues it
+    prefill_mode: PrefillMode = "assistant_message"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,19 +41,34 @@ class Usage:
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
+    reasoning_tokens: int | None = None  # part of completion_tokens, when the server says
 
     def __add__(self, other: Usage) -> Usage:
+        reasoning = (
+            None
+            if self.reasoning_tokens is None and other.reasoning_tokens is None
+            else (self.reasoning_tokens or 0) + (other.reasoning_tokens or 0)
+        )
         return Usage(
             self.prompt_tokens + other.prompt_tokens,
             self.completion_tokens + other.completion_tokens,
             self.total_tokens + other.total_tokens,
+            reasoning,
         )
 
 
 @dataclass(frozen=True, slots=True)
 class Choice:
-    text: str
+    text: str  # the answer only, never the model's thinking
     finish_reason: str | None
+    reasoning: str | None = None  # the thinking, apart (None: the model sent none)
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    """A piece of a streamed answer's thinking (never part of the answer's text)."""
+
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +120,7 @@ class ToolReply:
     model: str
     usage: Usage | None
     finish_reason: str | None
+    reasoning: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +138,9 @@ class ChatModel(Protocol):
 
     def astream(
         self, messages: Sequence[Message], params: GenerationParams
-    ) -> AsyncGenerator[str | StreamEnd, None]:
-        """Text deltas, then one StreamEnd. Closing the iterator closes the upstream request."""
+    ) -> AsyncGenerator[str | ReasoningDelta | StreamEnd, None]:
+        """Answer text deltas (and reasoning deltas), then one StreamEnd. Closing the
+        iterator closes the upstream request."""
         ...
 
     def call_tools(
@@ -121,6 +150,6 @@ class ChatModel(Protocol):
         params: GenerationParams,
         tool_choice: str,
     ) -> ToolReply:
-        """One turn with tools offered; tool_choice is "auto", "none" or a tool's name (which
-        forces that call)."""
+        """One turn with tools offered; tool_choice is "auto", "none", "required" or a tool's
+        name (which forces that call)."""
         ...

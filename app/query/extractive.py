@@ -1,20 +1,74 @@
-"""The extractive answerer, used when no chat model is configured: the sentences of the
-sources that best match the question, each cited. It is not a chat model."""
+"""The extractive answerer, used when no chat model is configured: the sentences and table
+rows of the sources that best answer the question, best first, each cited. It is not a chat
+model.
+
+Every source is read. A sentence or row scores by how much of the question it holds (its
+terms weighted by rarity among the candidates, and character bigrams for languages the
+embedding model reads poorly) and by its embedding similarity to the question. For a
+question asking for a figure, a table row or sentence with numbers that holds the asked line
+item, in a chunk of the asked period, comes first."""
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from app.query.retrieval import Hit
 from ingest.embedding import Embedder
+from parsers.layout import is_table_row
 
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？；])\s+|(?<=[。！？；])|\n{2,}")
+_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
+_WORDS = re.compile(r"[^\W_]+", re.UNICODE)
+_FIGURE = re.compile(
+    r"\b(how much|how many|amount|total|usd|in millions|in billions|revenues?|income|sales|"
+    r"expenditures?|capex|costs?|expenses?|assets|liabilities|inventor(?:y|ies)|payables?|"
+    r"receivables?|dividends?|cash|earnings|eps|margin|ratio|debt|equity|profit)\b",
+    re.IGNORECASE,
+)
+_STOP = frozenset(
+    """a an and are as at be by did do does for from had has have how in is it its of on or
+    our so than that the their this to was were what when which who why will with year
+    fiscal fy""".split()
+)
 
 
 def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_END.split(text) if s and len(s.strip()) > 1]
+    """Sentences, and table rows on their own: a row never runs into the text around it."""
+    pieces: list[str] = []
+    for block in _SENTENCE_END.split(text):
+        if not block:
+            continue
+        lines = block.split("\n")
+        prose: list[str] = []
+        for line in lines:
+            if is_table_row(line):
+                if prose:
+                    pieces.append(" ".join(prose))
+                    prose = []
+                pieces.append(line)
+            else:
+                prose.append(line.strip())
+        if prose:
+            pieces.append(" ".join(p for p in prose if p))
+    return [p.strip() for p in pieces if len(p.strip()) > 1]
+
+
+def whole_units(text: str) -> list[str]:
+    """The sentences and rows of a chunk that can be quoted: a chunk that starts in the middle
+    of a sentence (its overlap with the previous chunk) loses that fragment."""
+    units = split_sentences(text)
+    if units and not is_table_row(units[0]) and _starts_mid_sentence(text):
+        units = units[1:]
+    return units
+
+
+def _starts_mid_sentence(text: str) -> bool:
+    head = text.lstrip()
+    return bool(head) and (head[0].islower() or head[0] in ",;:)]")
 
 
 def _bigrams(text: str) -> set[str]:
@@ -22,37 +76,76 @@ def _bigrams(text: str) -> set[str]:
     return {compact[i : i + 2] for i in range(len(compact) - 1)} - {"  "}
 
 
+def _terms(text: str) -> set[str]:
+    return {w for w in (m.lower() for m in _WORDS.findall(text)) if w not in _STOP}
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    source: int  # the source's number, 1-based
+    position: int
+    text: str
+    row: bool
+    period: bool  # the unit or its chunk names an asked year
+
+
 @dataclass
 class ExtractiveAnswerer:
-    """Answers with the sentences of the best sources that best match the question, each cited.
-
-    Sentences are scored by embedding similarity plus character-bigram overlap, so that
-    languages the embedding model reads poorly (Chinese with an English model) still match."""
+    """Answers with the sentences and rows of the sources that best answer the question."""
 
     embedder: Embedder
     max_sentences: int = 3
-    max_candidates: int = 60
-    sources_considered: int = 3
-    _weights: Mapping[str, float] = field(default_factory=lambda: {"dense": 1.0, "lexical": 1.0})
+    max_candidates: int = 80
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    figure_bonus: float = 0.3
+    period_bonus: float = 0.3
 
     def answer(self, question: str, hits: Sequence[Hit]) -> str:
-        candidates: list[tuple[int, int, str]] = []  # (source n, position, sentence)
-        for n, hit in enumerate(hits[: self.sources_considered], start=1):
-            for position, sentence in enumerate(split_sentences(hit.text)):
-                candidates.append((n, position, sentence))
-        candidates = candidates[: self.max_candidates]
-        if not candidates:
+        units = self._units(question, hits)
+        if not units:
             return ""
-        vectors = self.embedder.embed_documents([c[2] for c in candidates])
+        best = self._ranked(question, units)[: self.max_sentences]
+        return " ".join(f"{u.text} [{u.source}]" for u in best)
+
+    def _units(self, question: str, hits: Sequence[Hit]) -> list[_Unit]:
+        years = set(_YEAR.findall(question))
+        units: list[_Unit] = []
+        for n, hit in enumerate(hits, start=1):
+            chunk_years = set(_YEAR.findall(f"{hit.context or ''}\n{hit.text}"))
+            for position, text in enumerate(whole_units(hit.text)):
+                in_period = bool(years & (set(_YEAR.findall(text)) or chunk_years))
+                units.append(_Unit(n, position, text, is_table_row(text), in_period))
+        return units
+
+    def _ranked(self, question: str, units: list[_Unit]) -> list[_Unit]:
+        wanted = _terms(question)
+        # Rarer terms among the candidates say more about which unit answers.
+        frequency = {t: sum(1 for u in units if t in _terms(u.text)) for t in wanted}
+        weight = {t: math.log(1 + len(units) / (1 + f)) for t, f in frequency.items()}
+        total = sum(weight.values()) or 1.0
+        grams = _bigrams(question)
+        lexical = []
+        for unit in units:
+            terms = _terms(unit.text)
+            held = sum(w for t, w in weight.items() if t in terms) / total
+            shared = len(grams & _bigrams(unit.text)) / max(1, len(grams))
+            lexical.append(max(held, shared * 0.8))
+        # Embedding every unit costs time: the best by terms are read by the model.
+        order = sorted(range(len(units)), key=lambda i: lexical[i], reverse=True)
+        order = order[: self.max_candidates]
+        vectors = self.embedder.embed_documents([units[i].text for i in order])
         query_vector = self.embedder.embed_query(question)
-        query_grams = _bigrams(question)
+        figure = bool(_FIGURE.search(question))
         scored = []
-        for (n, position, sentence), vector in zip(candidates, vectors, strict=True):
+        for i, vector in zip(order, vectors, strict=True):
+            unit = units[i]
             dense = sum(a * b for a, b in zip(query_vector, vector, strict=True))
-            grams = _bigrams(sentence)
-            lexical = len(query_grams & grams) / max(1, len(query_grams))
-            score = self._weights["dense"] * dense + self._weights["lexical"] * lexical
-            scored.append((score, n, position, sentence))
-        best = sorted(scored, reverse=True)[: self.max_sentences]
-        best.sort(key=lambda item: (item[1], item[2]))  # read in source order
-        return " ".join(f"{sentence} [{n}]" for _, n, _, sentence in best)
+            score = self.dense_weight * dense + self.lexical_weight * lexical[i]
+            if figure and _NUMBER.search(unit.text) and lexical[i] > 0:
+                score += self.figure_bonus * (1.0 if unit.row else 0.5)
+                if unit.period:
+                    score += self.period_bonus
+            scored.append((score, -unit.source, -unit.position, unit))
+        scored.sort(key=lambda s: s[:3], reverse=True)
+        return [s[3] for s in scored]

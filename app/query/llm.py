@@ -4,28 +4,28 @@ imports langchain-openai."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, Iterator, Mapping, Sequence
-from contextlib import aclosing, contextmanager
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from contextlib import aclosing
+from functools import cache
 from typing import Any, cast
 
-from app.errors import (
-    ChatModelError,
-    ChatModelRateLimited,
-    ChatModelTimeout,
-    ChatModelUnavailable,
-    ToolsNotSupported,
-)
+from app.errors import ChatModelError, ChatModelUnavailable, ToolsNotSupported
 from app.query.chat import (
     Choice,
     Generation,
     GenerationParams,
     Message,
+    ReasoningDelta,
     StreamEnd,
     ToolCall,
     ToolReply,
     ToolSpec,
     Usage,
 )
+from app.query.chat_errors import translate_chat_errors
+from app.query.reasoning import Piece, ThinkTagSplitter, join_reasoning, split_reasoning
+
+__all__ = ["OpenAIChatModel", "translate_chat_errors"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,13 +46,12 @@ class OpenAIChatModel:
         defaults: GenerationParams,
     ) -> None:
         import httpx
-        from langchain_openai import ChatOpenAI
 
         self.name = model
         self.base_url = base_url
         self._defaults = defaults
         # Local servers ignore the key, but the client insists on having one.
-        self._llm = ChatOpenAI(
+        self._llm = _chat_openai_keeping_reasoning()(
             model=model,
             base_url=base_url,
             api_key=api_key or "not-needed",  # type: ignore[arg-type]
@@ -85,14 +84,19 @@ class OpenAIChatModel:
             # Through extra_body too: a `response_format` argument sends ChatOpenAI down its
             # structured-output path (`beta...parse`), which expects a schema, not JSON mode.
             extra_body["response_format"] = {"type": "json_object"}
+        extra_body.update(_server_specific(params))
         if extra_body:
             merged["extra_body"] = extra_body
+        if params.prefill:
+            merged[_PREFILL_FLAG] = params.prefill_mode
         return {k: v for k, v in merged.items() if v is not None}
 
     @staticmethod
-    def _to_langchain(messages: Sequence[Message]) -> list[Any]:
+    def _to_langchain(messages: Sequence[Message], prefill: str | None = None) -> list[Any]:
         from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
+        if prefill:
+            messages = [*messages, Message("assistant", prefill)]
         converted: list[Any] = []
         for m in messages:
             if m.role == "tool":
@@ -131,7 +135,9 @@ class OpenAIChatModel:
         bound = self._llm.bind_tools(specs, tool_choice=tool_choice)
         try:
             with translate_chat_errors(self.base_url):
-                reply = bound.invoke(self._to_langchain(messages), **self._payload(params))
+                reply = bound.invoke(
+                    self._to_langchain(messages, params.prefill), **self._payload(params)
+                )
         except ChatModelError as exc:
             status = getattr(exc.__cause__, "status_code", None)
             if status in (400, 404, 405, 422, 501):
@@ -153,16 +159,18 @@ class OpenAIChatModel:
         ]
         metadata = reply.response_metadata or {}
         usage_meta = getattr(reply, "usage_metadata", None)
+        reasoning, text = _answer_and_reasoning(reply, params.prefill)
         return ToolReply(
-            text=_text_of(reply),
+            text=text,
             tool_calls=tuple(calls),
             model=str(metadata.get("model_name") or self.name),
             usage=_usage_from_langchain(usage_meta) if usage_meta else None,
             finish_reason=metadata.get("finish_reason"),
+            reasoning=reasoning,
         )
 
     def generate(self, messages: Sequence[Message], params: GenerationParams) -> Generation:
-        lc_messages = self._to_langchain(messages)
+        lc_messages = self._to_langchain(messages, params.prefill)
         payload = self._payload(params)
         choices: list[Choice] = []
         usage: Usage | None = None
@@ -188,23 +196,29 @@ class OpenAIChatModel:
             for generation in generations[:missing]:
                 info = generation.generation_info or {}
                 message = getattr(generation, "message", generation)
-                choices.append(Choice(_text_of(message), info.get("finish_reason")))
+                reasoning, text = _answer_and_reasoning(message, params.prefill)
+                choices.append(Choice(text, info.get("finish_reason"), reasoning))
         return Generation(choices=tuple(choices), model=model, usage=usage)
 
     async def astream(
         self, messages: Sequence[Message], params: GenerationParams
-    ) -> AsyncGenerator[str | StreamEnd, None]:
+    ) -> AsyncGenerator[str | ReasoningDelta | StreamEnd, None]:
         payload = self._payload(params)
         finish_reason: str | None = None
         usage: Usage | None = None
         model = self.name
         started = False
+        tags = ThinkTagSplitter()
+        if params.prefill:
+            # The answer starts with the prefill; the server sends only what follows it.
+            for piece in tags.feed(params.prefill):
+                yield _delta(piece)
         try:
             with translate_chat_errors(self.base_url):
                 # aclosing: when our consumer stops (a client disconnected), the upstream
                 # stream is closed at once rather than whenever it is garbage-collected.
                 stream = self._llm.astream(
-                    self._to_langchain(messages), stream_usage=True, **payload
+                    self._to_langchain(messages, params.prefill), stream_usage=True, **payload
                 )
                 async with aclosing(cast(AsyncGenerator[Any, None], stream)) as chunks:
                     async for chunk in chunks:
@@ -214,9 +228,11 @@ class OpenAIChatModel:
                         model = str(metadata.get("model_name") or model)
                         if chunk.usage_metadata:
                             usage = _usage_from_langchain(chunk.usage_metadata)
-                        text = _text_of(chunk)
-                        if text:
-                            yield text
+                        reasoning = chunk.additional_kwargs.get("reasoning_content")
+                        if isinstance(reasoning, str) and reasoning:
+                            yield ReasoningDelta(reasoning)
+                        for piece in tags.feed(_text_of(chunk)):
+                            yield _delta(piece)
         except ChatModelUnavailable as exc:
             if not started:
                 raise
@@ -225,7 +241,13 @@ class OpenAIChatModel:
                 f"the chat model at {self.base_url or 'the OpenAI API'} broke off its answer "
                 "in the middle"
             ) from exc
+        for piece in tags.finish():
+            yield _delta(piece)
         yield StreamEnd(model=model, usage=usage, finish_reason=finish_reason)
+
+
+def _delta(piece: Piece) -> str | ReasoningDelta:
+    return piece.text if piece.kind == "answer" else ReasoningDelta(piece.text)
 
 
 def _text_of(message: Any) -> str:
@@ -241,72 +263,110 @@ def _text_of(message: Any) -> str:
 
 
 def _usage_from_openai(token_usage: Mapping[str, Any]) -> Usage:
+    details = token_usage.get("completion_tokens_details") or {}
+    reasoning = details.get("reasoning_tokens") if isinstance(details, Mapping) else None
     return Usage(
         prompt_tokens=int(token_usage.get("prompt_tokens") or 0),
         completion_tokens=int(token_usage.get("completion_tokens") or 0),
         total_tokens=int(token_usage.get("total_tokens") or 0),
+        reasoning_tokens=int(reasoning) if reasoning is not None else None,
     )
 
 
 def _usage_from_langchain(usage_meta: Mapping[str, Any]) -> Usage:
+    details = usage_meta.get("output_token_details") or {}
+    reasoning = details.get("reasoning")
     return Usage(
         prompt_tokens=int(usage_meta.get("input_tokens", 0)),
         completion_tokens=int(usage_meta.get("output_tokens", 0)),
         total_tokens=int(usage_meta.get("total_tokens", 0)),
+        reasoning_tokens=int(reasoning) if reasoning is not None else None,
     )
 
 
-@contextmanager
-def translate_chat_errors(base_url: str | None) -> Iterator[None]:
-    """Maps the openai client's exceptions to docrag's HTTP errors, without leaking secrets.
-    Also the raw httpx errors a stream raises when it breaks off after it started."""
-    import httpx
-    import openai
+def _answer_and_reasoning(message: Any, prefill: str | None) -> tuple[str | None, str]:
+    """(thinking, answer) of one reply: the reasoning field and any `<think>` blocks are
+    thinking; the answer starts with the prefill (unless the server repeated it already)."""
+    field = message.additional_kwargs.get("reasoning_content")
+    content = _text_of(message)
+    if prefill and not content.startswith(prefill):
+        content = prefill + content
+    tagged, answer = split_reasoning(content)
+    return join_reasoning(field if isinstance(field, str) else None, tagged), answer
 
-    where = base_url or "the OpenAI API"
-    try:
-        yield
-    except openai.APITimeoutError as exc:
-        raise ChatModelTimeout(
-            f"the chat model at {where} did not answer in time; try again, or raise "
-            "DOCRAG_LLM__TIMEOUT_S"
-        ) from exc
-    except openai.APIConnectionError as exc:
-        raise ChatModelUnavailable(
-            f"cannot reach the chat model at {where}; check that the server is running "
-            "and DOCRAG_LLM__BASE_URL"
-        ) from exc
-    except openai.RateLimitError as exc:
-        retry_after = exc.response.headers.get("retry-after")
-        raise ChatModelRateLimited(
-            "the chat model is rate-limiting requests; retry later"
-            + (f" (after {retry_after} s)" if retry_after else ""),
-            headers={"Retry-After": retry_after} if retry_after else None,
-        ) from exc
-    except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
-        raise ChatModelError(
-            f"the chat model at {where} refused docrag's credentials "
-            f"(HTTP {exc.status_code}); check DOCRAG_LLM__API_KEY"
-        ) from exc
-    except openai.APIStatusError as exc:
-        detail = ""
-        if 400 <= exc.status_code < 500:
-            # The server's own words say which parameter it refused (an unknown model, JSON
-            # mode on a server without it); they are about the request, not docrag's secrets.
-            detail = f": {str(exc.message)[:300]}"
-        raise ChatModelError(
-            f"the chat model at {where} answered with HTTP {exc.status_code}{detail}"
-        ) from exc
-    except (openai.APIError, ValueError, KeyError, TypeError) as exc:
-        raise ChatModelError(
-            f"the chat model at {where} sent a reply docrag could not read"
-        ) from exc
-    except httpx.TimeoutException as exc:
-        raise ChatModelTimeout(
-            f"the chat model at {where} stopped sending in the middle of its answer; try "
-            "again, or raise DOCRAG_LLM__TIMEOUT_S"
-        ) from exc
-    except httpx.HTTPError as exc:
-        raise ChatModelError(
-            f"the chat model at {where} broke off its answer ({type(exc).__name__})"
-        ) from exc
+
+def _server_specific(params: GenerationParams) -> dict[str, Any]:
+    """The fields that OpenAI's own API refuses but other servers take, for extra_body."""
+    body: dict[str, Any] = {}
+    if params.top_k is not None:
+        body["top_k"] = params.top_k
+    if params.min_p is not None:
+        body["min_p"] = params.min_p
+    if params.repetition_penalty is not None:
+        # vLLM, SGLang, LMDeploy and DashScope call it repetition_penalty; llama.cpp calls it
+        # repeat_penalty. Each server ignores the other's name.
+        body["repetition_penalty"] = params.repetition_penalty
+        body["repeat_penalty"] = params.repetition_penalty
+    if params.thinking is not None:
+        # Qwen3: DashScope reads enable_thinking; vLLM, SGLang and llama.cpp pass
+        # chat_template_kwargs to the model's chat template.
+        body["enable_thinking"] = params.thinking
+        body["chat_template_kwargs"] = {"enable_thinking": params.thinking}
+    if params.prefill and params.prefill_mode == "assistant_message":
+        # vLLM and SGLang continue the trailing assistant message only when told to.
+        body["continue_final_message"] = True
+        body["add_generation_prompt"] = False
+    return body
+
+
+# A request option read (and removed) by the subclass below: which flag marks the prefill.
+_PREFILL_FLAG = "docrag_prefill_mode"
+_PREFILL_MARKS = {"deepseek_prefix": "prefix", "kimi_partial": "partial"}
+
+
+@cache
+def _chat_openai_keeping_reasoning() -> type[Any]:
+    """ChatOpenAI that keeps what langchain-openai drops from non-OpenAI servers: the
+    `reasoning_content` (or `reasoning`) of replies and stream deltas, and that marks an
+    assistant prefill the way DeepSeek (`prefix`) and Kimi (`partial`) want it."""
+    from langchain_openai import ChatOpenAI
+
+    def reasoning_of(message: Any) -> str | None:
+        if not isinstance(message, Mapping):
+            return None
+        value = message.get("reasoning_content") or message.get("reasoning")
+        return value if isinstance(value, str) and value else None
+
+    class ReasoningChatOpenAI(ChatOpenAI):
+        def _get_request_payload(self, input_: Any, *, stop: Any = None, **kwargs: Any) -> dict:
+            mode = kwargs.pop(_PREFILL_FLAG, None)
+            payload = super()._get_request_payload(input_, stop=stop, **kwargs)
+            mark = _PREFILL_MARKS.get(str(mode))
+            if mark and payload.get("messages"):
+                payload["messages"][-1][mark] = True
+            return payload
+
+        def _create_chat_result(self, response: Any, generation_info: Any = None) -> Any:
+            result = super()._create_chat_result(response, generation_info)
+            raw = response if isinstance(response, dict) else response.model_dump()
+            choices = raw.get("choices") or []
+            for generation, choice in zip(result.generations, choices, strict=False):
+                reasoning = reasoning_of(choice.get("message"))
+                if reasoning:
+                    generation.message.additional_kwargs["reasoning_content"] = reasoning
+            return result
+
+        def _convert_chunk_to_generation_chunk(
+            self, chunk: dict, default_chunk_class: type, base_generation_info: dict | None
+        ) -> Any:
+            generation = super()._convert_chunk_to_generation_chunk(
+                chunk, default_chunk_class, base_generation_info
+            )
+            choices = chunk.get("choices") or []
+            if generation is not None and choices:
+                reasoning = reasoning_of(choices[0].get("delta"))
+                if reasoning:
+                    generation.message.additional_kwargs["reasoning_content"] = reasoning
+            return generation
+
+    return ReasoningChatOpenAI

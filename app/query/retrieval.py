@@ -7,47 +7,19 @@ judge hits found by either side."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
+from app.query.routing import Route
 from ingest.catalog import DocumentCatalog
 from ingest.embedding import Embedder
+from ingest.filters import Filters as Filters  # re-exported: the question path's filters
 from ingest.ids import chunk_generation
-from ingest.lexical import BM25Index, fuse_rankings
+from ingest.lexical import LexicalIndex, fuse_rankings
 from ingest.store import ChromaChunkStore, StoredChunk
 
 RetrievalMode = Literal["hybrid", "dense", "lexical"]
-MetadataCondition = str | int | float | bool | Sequence[str | int | float | bool]
-
-
-@dataclass(frozen=True, slots=True)
-class Filters:
-    """Conditions every returned chunk meets; applied inside each search, so top-k is filled
-    with matching chunks. `metadata` values are an exact value or a list (any of them)."""
-
-    document_ids: tuple[str, ...] = ()
-    filenames: tuple[str, ...] = ()
-    metadata: Mapping[str, MetadataCondition] = field(default_factory=dict)
-
-    def where(self) -> dict[str, Any] | None:
-        conditions: list[dict[str, Any]] = []
-        if self.document_ids:
-            conditions.append(_condition("document_id", list(self.document_ids)))
-        if self.filenames:
-            conditions.append(_condition("filename", list(self.filenames)))
-        for key, value in self.metadata.items():
-            conditions.append(_condition(f"meta.{key}", value))
-        if not conditions:
-            return None
-        return conditions[0] if len(conditions) == 1 else {"$and": conditions}
-
-
-def _condition(key: str, value: MetadataCondition) -> dict[str, Any]:
-    if isinstance(value, list | tuple):
-        values = list(value)
-        return {key: values[0]} if len(values) == 1 else {key: {"$in": values}}
-    return {key: value}
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +41,8 @@ class Hit:
     rerank_score: float | None = None
     ocr: bool = False  # the chunk's text was read from a page image
     vector: tuple[float, ...] | None = field(default=None, repr=False, compare=False)
+    context: str | None = None  # the header indexed with the chunk (title, section, page)
+    routed: bool = False  # from a document the question names
 
     def reranked(self, score: float) -> Hit:
         return replace(self, rerank_score=score)
@@ -91,6 +65,7 @@ def hit_from_chunk(chunk: StoredChunk, score: float, vector: Sequence[float] | N
         return int(value) if value is not None else None
 
     heading = meta.get("heading")
+    context = meta.get("context")
     return Hit(
         chunk_id=chunk.id,
         document_id=chunk.document_id,
@@ -103,7 +78,12 @@ def hit_from_chunk(chunk: StoredChunk, score: float, vector: Sequence[float] | N
         score=score,
         ocr=bool(meta.get("ocr", False)),
         vector=tuple(vector) if vector is not None else None,
+        context=str(context) if context else None,
     )
+
+
+class DocumentRouter(Protocol):
+    def route(self, question: str, filters: Filters | None = None) -> Route: ...
 
 
 class Retriever(Protocol):
@@ -125,12 +105,13 @@ class HybridRetriever:
         embedder: Embedder,
         store: ChromaChunkStore,
         catalog: DocumentCatalog,
-        lexical: BM25Index | None,
+        lexical: LexicalIndex | None,
         mode: RetrievalMode = "hybrid",
         rrf_k: int = 60,
         dense_weight: float = 1.0,
         lexical_weight: float = 1.0,
         readability_power: float = 4.0,
+        router: DocumentRouter | None = None,
     ) -> None:
         if mode != "dense" and lexical is None:
             raise ValueError(f"retrieval mode {mode!r} needs a lexical index")
@@ -142,17 +123,35 @@ class HybridRetriever:
         self._rrf_k = rrf_k
         self._weights = (dense_weight, lexical_weight)
         self._readability_power = readability_power
+        self._router = router
         self._coverage: Callable[[str, str, str], float] = (
             lexical.term_overlap if lexical is not None else lambda q, t, c: 0.0
         )
 
     def retrieve(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
-        where = (filters or Filters()).where()
+        """The `k` best chunks; when the question names documents, theirs come first (a soft
+        filter: the rest of the library follows, in case the naming was wrong)."""
+        filters = filters or Filters()
         vector = self._embedder.embed_query(query)
+        route = self._router.route(query, filters) if self._router is not None else None
+        if route is None or not route.document_ids:
+            return self._retrieve(query, vector, k, filters)
+        routed = self._retrieve(
+            query, vector, k, replace(filters, document_ids=route.document_ids)
+        )
+        seen = {h.chunk_id for h in routed}
+        rest = [h for h in self._retrieve(query, vector, k, filters) if h.chunk_id not in seen]
+        # A quarter of the places stay open to the rest, for a reranker to promote.
+        head = [replace(h, routed=True) for h in routed[: k - min(k // 4, len(rest))]]
+        return head + rest[: k - len(head)]
+
+    def _retrieve(
+        self, query: str, vector: Sequence[float], k: int, filters: Filters
+    ) -> list[Hit]:
         fetch = k
         hits: list[Hit] = []
         for _ in range(3):
-            hits, exhausted = self._search(query, vector, fetch, where)
+            hits, exhausted = self._search(query, vector, fetch, filters)
             hits = self._only_ready(hits)
             # Chunks of a document still being ingested are invisible; fetch more to fill k.
             if len(hits) >= k or exhausted:
@@ -161,13 +160,14 @@ class HybridRetriever:
         return hits[:k]
 
     def _search(
-        self, query: str, vector: Sequence[float], k: int, where: dict[str, Any] | None
+        self, query: str, vector: Sequence[float], k: int, filters: Filters
     ) -> tuple[list[Hit], bool]:
+        where = filters.where()
         dense = (
             self._store.query(vector, k, where, with_vectors=True) if self.mode != "lexical" else []
         )
         lexical = (
-            self._lexical.search(query, k, where)
+            self._lexical.search(query, k, filters)
             if self._lexical is not None and self.mode != "dense"
             else []
         )

@@ -1,16 +1,25 @@
-"""The BM25 index beside Chroma: tokenisation, filters, fusion, and staying consistent with
-the store on add, re-add and delete, also across processes sharing a Chroma server."""
+"""The lexical index beside Chroma: tokenisation, fusion, incremental writes that agree with a
+full build, filters inside the engine, restarts that read nothing again, and two indexes on
+one Chroma following each other's writes."""
 
 from __future__ import annotations
 
+import gzip
+import json
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ingest import store as store_module
-from ingest.lexical import BM25Index, Tokenizer, fuse_rankings, matches
-from ingest.store import ChromaChunkStore, ChromaRecordStore, StoredChunk
+from ingest.filters import Filters
+from ingest.lexical import ChangeFeed, IndexedChunkStore, LexicalIndex, Tokenizer, fuse_rankings
+from ingest.store import ChromaChunkStore, StoredChunk
+
+SCIFACT = Path(__file__).resolve().parents[3] / "shared" / "data" / "scifact" / "corpus.jsonl.gz"
 
 
 def test_english_words_are_stemmed_and_stop_words_dropped() -> None:
@@ -33,20 +42,46 @@ def test_mixed_text_keeps_both_scripts() -> None:
     assert {"iphon", "grew", "2024", "销量", "年"} <= set(tokens)
 
 
-def test_where_language() -> None:
-    meta = {"document_id": "a", "filename": "x.pdf", "meta.year": 2024}
-    assert matches(meta, {"document_id": "a"})
-    assert matches(meta, {"document_id": {"$in": ["b", "a"]}})
-    assert not matches(meta, {"$and": [{"document_id": "a"}, {"meta.year": 2023}]})
-    assert matches(meta, {"$or": [{"document_id": "b"}, {"meta.year": {"$in": [2024]}}]})
-
-
 def test_reciprocal_rank_fusion() -> None:
     fused = fuse_rankings([(["a", "b", "c"], 1.0), (["c", "d"], 1.0)], k=60)
     assert [item for item, _ in fused][:1] == ["c"]  # found by both
     assert fused[0][1] == pytest.approx(1 / 63 + 1 / 61)
     only_first = fuse_rankings([(["a"], 1.0), (["b"], 0.0)])
     assert [i for i, _ in only_first] == ["a"]
+
+
+def scifact_passages(n: int) -> list[str]:
+    texts = []
+    with gzip.open(SCIFACT, "rt", encoding="utf-8") as f:
+        for line in f:
+            row = json.loads(line)
+            texts.append(f"{row['title']} {row['text']}")
+            if len(texts) == n:
+                return texts
+    return texts
+
+
+class CountingSource:
+    """The chunk store, counting what the index reads from it."""
+
+    def __init__(self, store: ChromaChunkStore) -> None:
+        self._store = store
+        self.chunks_read = 0
+        self.full_scans = 0
+
+    def get(self, where: Any = None, limit: int | None = None) -> list[StoredChunk]:
+        found = self._store.get(where, limit)
+        self.chunks_read += len(found)
+        return found
+
+    def chunk_refs(self, where: Any = None) -> list[tuple[str, str]]:
+        self.full_scans += where is None
+        return self._store.chunk_refs(where)
+
+    def get_by_ids(self, ids: Sequence[str], *, with_vectors: bool = False) -> Any:
+        found = self._store.get_by_ids(ids, with_vectors=with_vectors)
+        self.chunks_read += len(found)
+        return found
 
 
 def vec(i: int) -> list[float]:
@@ -61,31 +96,52 @@ class IndexContract:
         raise NotImplementedError
 
     @pytest.fixture
-    def parts(self, client: Any, tmp_path: Path, request: pytest.FixtureRequest) -> Any:
+    def world(self, client: Any, tmp_path: Path, request: pytest.FixtureRequest) -> Any:
         name = "l" + str(abs(hash(request.node.nodeid)))[:12]
         store = ChromaChunkStore(client, f"{name}_chunks", "fp")
-        generations = ChromaRecordStore(client, f"{name}_meta")
+        feed = ChangeFeed(ChromaChunkStore(client, f"{name}_feed", "change-feed"))
+        return store, feed, tmp_path
 
-        def index(path: Path | None = tmp_path / "bm25.json.gz") -> BM25Index:
-            return BM25Index(
-                source=store, generations=generations, tokenizer=Tokenizer(), path=path
+    @pytest.fixture
+    def make(self, world: Any) -> Iterator[Callable[..., tuple[LexicalIndex, CountingSource]]]:
+        store, feed, tmp_path = world
+
+        def make(directory: str = "one", **options: Any) -> tuple[LexicalIndex, CountingSource]:
+            source = CountingSource(store)
+            index = LexicalIndex(
+                collection=store.name,
+                source=source,
+                feed=feed,
+                tokenizer=Tokenizer(),
+                directory=tmp_path / directory,
+                **options,
             )
+            return index, source
 
-        return store, index
+        yield make
 
-    def write(self, store: ChromaChunkStore, index: BM25Index, doc: str, texts: list[str]) -> None:
-        store.add(
-            [
-                StoredChunk(f"{doc}:{i}", doc, t, {"filename": f"{doc}.txt"})
-                for i, t in enumerate(texts)
-            ],
-            [vec(i) for i in range(len(texts))],
-        )
-        index.mark_changed()
+    def write(
+        self,
+        store: ChromaChunkStore,
+        index: LexicalIndex,
+        doc: str,
+        texts: list[str],
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        chunks = [
+            StoredChunk(f"{doc}:{i}", doc, t, {"filename": f"{doc}.txt", **(meta or {})})
+            for i, t in enumerate(texts)
+        ]
+        IndexedChunkStore(store, index).add(chunks, [vec(i) for i in range(len(texts))])
+        index.publish()
 
-    def test_add_readd_and_delete_stay_consistent(self, parts: Any) -> None:
-        store, make = parts
-        index = make()
+    def delete(self, store: ChromaChunkStore, index: LexicalIndex, doc: str) -> None:
+        IndexedChunkStore(store, index).delete_document(doc)
+        index.publish()
+
+    def test_add_readd_and_delete_stay_consistent(self, world: Any, make: Any) -> None:
+        store = world[0]
+        index, _ = make()
         self.write(store, index, "a", ["the pump model ZX-4417Q failed", "valves and pipes"])
         self.write(store, index, "b", ["長江 flooding report", "pipes freeze in winter"])
         assert [h.chunk_id for h in index.search("ZX-4417Q", 5)] == ["a:0"]
@@ -93,43 +149,110 @@ class IndexContract:
         # Re-adding the same chunks changes nothing.
         self.write(store, index, "a", ["the pump model ZX-4417Q failed", "valves and pipes"])
         assert index.size() == store.count() == 4
-        store.delete_document("a")
-        index.mark_changed()
+        self.delete(store, index, "a")
         assert index.search("ZX-4417Q", 5) == []
         assert {h.chunk_id for h in index.search("pipes", 5)} == {"b:1"}
         assert index.size() == store.count() == 2
 
-    def test_filters_apply_inside_the_search(self, parts: Any) -> None:
-        store, make = parts
-        index = make()
-        self.write(store, index, "a", ["pipes " * 5, "pipes and valves"])
-        self.write(store, index, "b", ["pipes"])
-        hits = index.search("pipes", 2, where={"document_id": "b"})
-        assert [h.chunk_id for h in hits] == ["b:0"]
-        assert len(index.search("pipes", 2, where={"filename": {"$in": ["a.txt"]}})) == 2
+    def test_incremental_writes_rank_as_a_full_build_does(self, world: Any, make: Any) -> None:
+        store = world[0]
+        index, _ = make("incremental")
+        passages = scifact_passages(240)
+        for d in range(12):
+            self.write(store, index, f"d{d}", passages[d * 20 : (d + 1) * 20])
+        for d in (3, 7):
+            self.delete(store, index, f"d{d}")
+        self.write(store, index, "d3", passages[60:70])  # back, shorter
+        built, source = make("built")  # a new directory: built from every chunk in Chroma
+        queries = [
+            "cancer cells",
+            "vitamin D deficiency",
+            "gene expression in mice",
+            "stem cell",
+            "immune response to infection",
+        ]
+        for query in queries:
+            incremental = [(h.chunk_id, round(h.score, 6)) for h in index.search(query, 10)]
+            full = [(h.chunk_id, round(h.score, 6)) for h in built.search(query, 10)]
+            assert incremental == full and incremental
+        assert not any(h.chunk_id.startswith("d7:") for h in index.search("cell", 100))
+        assert source.full_scans == 1
 
-    def test_a_second_process_sees_the_first_ones_writes(self, parts: Any, tmp_path: Path) -> None:
-        store, make = parts
-        first, second = make(tmp_path / "one.json.gz"), make(tmp_path / "two.json.gz")
+    def test_filters_keep_the_unfiltered_ranking_of_matching_chunks(
+        self, world: Any, make: Any
+    ) -> None:
+        store = world[0]
+        index, _ = make()
+        passages = scifact_passages(90)
+        for d in range(9):
+            year = 2020 + d % 3
+            chunks = passages[d * 10 : (d + 1) * 10]
+            self.write(store, index, f"d{d}", chunks, {"meta.year": year, "meta.team": f"t{d % 2}"})
+        everything = index.search("cell", 90)
+        filters = [
+            Filters(document_ids=("d1", "d4")),
+            Filters(filenames=("d2.txt",)),
+            Filters(metadata={"year": [2021, 2022], "team": "t0"}),
+            Filters(document_ids=("d0", "d1", "d2"), metadata={"year": 2020}),
+        ]
+        for f in filters:
+            allowed = {c.id for c in store.get(where=f.where())}
+            expected = [h.chunk_id for h in everything if h.chunk_id in allowed][:5]
+            assert [h.chunk_id for h in index.search("cell", 5, f)] == expected and expected
+        assert index.search("cell", 5, Filters(metadata={"year": 1999})) == []
+
+    def test_the_context_header_is_found_with_the_text(self, world: Any, make: Any) -> None:
+        store = world[0]
+        index, _ = make()
+        chunk = StoredChunk(
+            "r:0", "r", "revenue grew by a tenth", {"context": "Harbourside Annual Report"}
+        )
+        IndexedChunkStore(store, index).add([chunk], [vec(0)])
+        index.publish()
+        assert [h.chunk_id for h in index.search("harbourside", 3)] == ["r:0"]
+        assert index.term_overlap("harbourside revenue", chunk.text, "r:0") == 1.0
+
+    def test_a_second_index_follows_the_first_ones_writes(self, world: Any, make: Any) -> None:
+        store = world[0]
+        first, _ = make("one", follow_interval_s=0)
+        second, source = make("two", follow_interval_s=0)
         assert second.search("lighthouse", 5) == []
         self.write(store, first, "a", ["the lighthouse keeper"])
+        read_before = source.chunks_read
         assert [h.chunk_id for h in second.search("lighthouse", 5)] == ["a:0"]
-        store.delete_document("a")
-        first.mark_changed()
-        assert second.search("lighthouse", 5) == []
+        assert source.chunks_read - read_before == 1  # only the changed document
+        self.write(store, second, "b", ["a lighthouse on the cliff", "gulls"])
+        assert {h.chunk_id for h in first.search("lighthouse", 5)} == {"a:0", "b:0"}
+        self.delete(store, first, "a")
+        assert [h.chunk_id for h in second.search("lighthouse", 5)] == ["b:0"]
 
-    def test_saved_tokens_are_reused_and_a_missing_file_is_rebuilt(
-        self, parts: Any, tmp_path: Path
+    def test_a_restart_reads_only_what_changed_meanwhile(self, world: Any, make: Any) -> None:
+        store = world[0]
+        index, _ = make("kept")
+        for d in range(5):
+            self.write(store, index, f"d{d}", scifact_passages(5 * (d + 1))[-5:])
+        other, _ = make("other")
+        del index
+        self.write(store, other, "late", ["written while the first index was down: paprika"])
+        restarted, source = make("kept")
+        assert [h.chunk_id for h in restarted.search("paprika", 3)] == ["late:0"]
+        assert restarted.size() == store.count() == 26
+        assert source.full_scans == 0
+        assert source.chunks_read == 1  # the one document written meanwhile
+
+    def test_a_damaged_state_builds_the_index_again(
+        self, world: Any, make: Any, tmp_path: Path
     ) -> None:
-        store, make = parts
-        path = tmp_path / "saved.json.gz"
-        self.write(store, make(path), "a", ["harbour stew with smoked paprika"])
-        assert [h.chunk_id for h in make(path).search("paprika", 3)] == ["a:0"]
-        assert path.exists()
-        path.unlink()
-        assert [h.chunk_id for h in make(path).search("paprika", 3)] == ["a:0"]
-        path.write_bytes(b"not gzip")  # a damaged cache is ignored, not fatal
-        assert [h.chunk_id for h in make(path).search("paprika", 3)] == ["a:0"]
+        store = world[0]
+        index, _ = make("damaged")
+        self.write(store, index, "a", ["harbour stew with smoked paprika"])
+        directory = index.directory
+        assert directory is not None
+        del index
+        (directory / "docrag-lexical.json").write_text("not json")
+        again, source = make("damaged")
+        assert [h.chunk_id for h in again.search("paprika", 3)] == ["a:0"]
+        assert source.full_scans == 1
 
 
 class TestEmbeddedChroma(IndexContract):
@@ -138,9 +261,56 @@ class TestEmbeddedChroma(IndexContract):
         return store_module.connect(path=tmp_path / "chroma")
 
 
+WRITER_PROCESS = """
+import sys
+from pathlib import Path
+from ingest import store as store_module
+from ingest.lexical import ChangeFeed, IndexedChunkStore, LexicalIndex, Tokenizer
+from ingest.store import ChromaChunkStore, StoredChunk
+
+host, port, name, directory = sys.argv[1], int(sys.argv[2]), sys.argv[3], Path(sys.argv[4])
+client = store_module.connect(host=host, port=port)
+store = ChromaChunkStore(client, name + "_chunks", "fp")
+feed = ChangeFeed(ChromaChunkStore(client, name + "_feed", "change-feed"))
+index = LexicalIndex(
+    collection=store.name, source=store, feed=feed, tokenizer=Tokenizer(), directory=directory
+)
+writes = IndexedChunkStore(store, index)
+if sys.argv[5] == "add":
+    chunk = StoredChunk("p:0", "p", "a porcupine crossed the road", {})
+    writes.add([chunk], [[0.0, 1.0, 0.0, 0.0]])
+else:
+    writes.delete_document("p")
+index.publish()
+"""
+
+
 @pytest.mark.integration
 class TestChromaServer(IndexContract):
     @pytest.fixture
     def client(self, chroma_server: tuple[str, int]) -> Any:
         host, port = chroma_server
         return store_module.connect(host=host, port=port)
+
+    def test_another_process_writes_are_found_here(
+        self, chroma_server: tuple[str, int], world: Any, make: Any
+    ) -> None:
+        store, _, tmp_path = world
+        here, _ = make("here", follow_interval_s=0)
+        assert here.search("porcupine", 3) == []
+        name = store.name.removesuffix("_chunks")
+
+        def other_process(action: str) -> None:
+            host, port = chroma_server
+            argv = [host, str(port), name, str(tmp_path / "there"), action]
+            subprocess.run(
+                [sys.executable, "-c", WRITER_PROCESS, *argv],
+                check=True,
+                cwd=Path(__file__).resolve().parents[2],
+                timeout=120,
+            )
+
+        other_process("add")
+        assert [h.chunk_id for h in here.search("porcupine", 3)] == ["p:0"]
+        other_process("delete")
+        assert here.search("porcupine", 3) == []

@@ -217,3 +217,11 @@ def test_ingest_many_failure_removes_only_unfinished_documents(
     assert all(isinstance(r, IngestResult) for r in results)
     assert [r.created for r in results] == [False] * 8 + [True] * 4  # type: ignore[union-attr]
     assert chunks_of(pipeline).count() == 12
+
+
+def test_ingest_many_tells_derived_indexes_about_its_chunks(tmp_path: Path, embedder: Any) -> None:
+    changes: list[int] = []
+    pipeline = make_pipeline(tmp_path, embedder, on_change=lambda: changes.append(1))
+    ingest_many(pipeline, [IngestItem(data, f"note{i}.txt") for i, data in enumerate(_notes(3))])
+    assert changes, "the lexical index would not see the new chunks"
+    assert chunks_of(pipeline).count() == 3

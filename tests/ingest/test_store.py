@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from ingest import store as store_module
-from ingest.store import ChromaChunkStore, EmbedderMismatch, StoredChunk
+from ingest.errors import EmbedderMismatch, StoreUnavailable
+from ingest.store import ChromaChunkStore, StoredChunk
 
 FINGERPRINT = "test-embedder:3"
 
@@ -111,5 +112,5 @@ class TestChromaServer(ChunkStoreContract):
         return store_module.connect(host=host, port=port)
 
     def test_unreachable_server_gives_a_clear_error(self) -> None:
-        with pytest.raises(store_module.StoreUnavailable, match="DOCRAG_CHROMA__HOST"):
+        with pytest.raises(StoreUnavailable, match="DOCRAG_CHROMA__HOST"):
             store_module.connect(host="127.0.0.1", port=1)

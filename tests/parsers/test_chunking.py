@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from parsers.chunking import split_into_chunks
+from parsers.chunking import indexed_text, split_into_chunks
 from parsers.registry import parse_document
 from parsers.types import Chunk, Page, ParsedDocument, Section
 
@@ -55,14 +55,15 @@ def test_no_chunk_exceeds_the_token_limit(
     chunks = chunk_sample(read_sample, name, count_tokens, size, overlap=size // 8)
 
     assert chunks
-    assert max(count_tokens(chunk.text) for chunk in chunks) <= size
+    assert max(count_tokens(indexed_text(chunk)) for chunk in chunks) <= size
 
 
 def test_chunks_are_filled_close_to_the_limit(read_sample: Reader, count_tokens: Counter) -> None:
     chunks = chunk_sample(read_sample, "pdflatex-4-pages.pdf", count_tokens, MODEL_LIMIT, 32)
 
-    sizes = [count_tokens(chunk.text) for chunk in chunks]
-    # Per-piece [CLS]/[SEP] must not be counted again and again: chunks use most of the room.
+    sizes = [count_tokens(indexed_text(chunk)) for chunk in chunks]
+    # Per-piece [CLS]/[SEP] must not be counted again and again: chunks, with their context
+    # header, use most of the room.
     assert sum(sizes[:-1]) / len(sizes[:-1]) > 0.75 * MODEL_LIMIT
 
 
@@ -74,7 +75,7 @@ def test_counter_without_special_tokens_gets_the_same_guarantee(
 
     chunks = chunk_sample(read_sample, "pdflatex-4-pages.pdf", word_pieces, MODEL_LIMIT - 2, 32)
 
-    sizes = [word_pieces(chunk.text) for chunk in chunks]
+    sizes = [word_pieces(indexed_text(chunk)) for chunk in chunks]
     assert max(sizes) <= MODEL_LIMIT - 2
     assert sum(sizes[:-1]) / len(sizes[:-1]) > 0.75 * MODEL_LIMIT
 
@@ -190,7 +191,7 @@ def test_chinese_without_spaces_is_chunked_under_the_limit(
     chunks = split_into_chunks(text_document(text), count_tokens, MODEL_LIMIT, overlap=0)
 
     assert len(chunks) > 3
-    assert max(count_tokens(chunk.text) for chunk in chunks) <= MODEL_LIMIT
+    assert max(count_tokens(indexed_text(chunk)) for chunk in chunks) <= MODEL_LIMIT
     assert "".join(chunk.text for chunk in chunks) == text  # no character lost
 
 

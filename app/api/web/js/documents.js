@@ -13,6 +13,13 @@ function cell(text, label) {
   return td;
 }
 
+function element(tag, className, text) {
+  const el = document.createElement(tag);
+  el.className = className;
+  el.textContent = text;
+  return el;
+}
+
 function confirmDelete(name) {
   const dialog = document.getElementById("confirm-delete");
   document.getElementById("confirm-text").textContent = t("confirmDelete", { name });
@@ -44,10 +51,10 @@ export function startLibrary() {
       name.scope = "row";
       name.textContent = doc.filename;
       name.dataset.label = t("colName");
-      const status = cell(
-        doc.status === "failed" ? `${t("failed")}: ${doc.error?.message ?? ""}` : statusText(doc),
-        t("colStatus"),
-      );
+      if (doc.status === "failed" && doc.error?.message) {
+        name.append(element("small", "error row-error", doc.error.message));
+      }
+      const status = cell(statusText(doc), t("colStatus"));
       status.className = `status status-${doc.status}`;
       const actions = document.createElement("td");
       const remove = document.createElement("button");

@@ -6,10 +6,10 @@ import * as pdfjs from "../vendor/pdfjs/pdf.min.mjs";
 import { getJSON, request } from "./api.js";
 import { t } from "./i18n.js";
 
-pdfjs.GlobalWorkerOptions.workerSrc = new URL(
-  "../vendor/pdfjs/pdf.worker.min.mjs",
-  import.meta.url,
-).href;
+const PDFJS = new URL("../vendor/pdfjs/", import.meta.url).href;
+pdfjs.GlobalWorkerOptions.workerSrc = `${PDFJS}pdf.worker.min.mjs`;
+// Character maps for CJK fonts, and the JPEG 2000 decoder that scanned pages often need.
+const PDF_OPTIONS = { cMapUrl: `${PDFJS}cmaps/`, cMapPacked: true, wasmUrl: `${PDFJS}wasm/` };
 
 const dialog = document.getElementById("viewer");
 const title = document.getElementById("viewer-title");
@@ -63,12 +63,14 @@ async function renderPdfPage(number) {
   const { pdf, quote } = shown;
   shown.page = number;
   const page = await pdf.getPage(number);
-  const width = Math.max(body.clientWidth - 2, 280);
+  const width = Math.max(body.clientWidth - 24, 260); // inside the body's padding
   const viewport = page.getViewport({ scale: Math.min(width / page.getViewport({ scale: 1 }).width, 2) });
   const ratio = window.devicePixelRatio || 1;
   const sheet = document.createElement("div");
   sheet.className = "pdf-page";
   sheet.dataset.page = number;
+  // pdf.js sizes the text layer's spans from this variable, so they lie over the glyphs.
+  sheet.style.setProperty("--total-scale-factor", String(viewport.scale));
   sheet.style.width = `${Math.floor(viewport.width)}px`;
   sheet.style.height = `${Math.floor(viewport.height)}px`;
   const canvas = document.createElement("canvas");
@@ -80,6 +82,7 @@ async function renderPdfPage(number) {
   layerDiv.className = "textLayer";
   sheet.append(canvas, layerDiv);
   body.replaceChildren(sheet);
+  title.textContent = `${shown.filename} · ${t("page", { page: number })}`;
   indicator.textContent = t("pageOf", { page: number, pages: pdf.numPages });
   indicator.dataset.page = number;
   await page.render({
@@ -109,17 +112,18 @@ async function showPdf(source) {
   let pdf = openPdfs.get(source.document_id);
   if (!pdf) {
     const response = await request(`documents/${encodeURIComponent(source.document_id)}/file`);
-    pdf = await pdfjs.getDocument({ data: new Uint8Array(await response.arrayBuffer()) }).promise;
+    const data = new Uint8Array(await response.arrayBuffer());
+    pdf = await pdfjs.getDocument({ ...PDF_OPTIONS, data }).promise;
     openPdfs.set(source.document_id, pdf);
   }
   nav.hidden = false;
-  shown = { pdf, page: source.page || 1, quote: source.quote || source.text };
-  const hits = await renderPdfPage(shown.page);
-  // A chunk that runs onto the next page may have its quote there.
-  if (!hits && source.page_end && source.page_end !== shown.page) {
-    if (await renderPdfPage(source.page_end)) return;
-    await renderPdfPage(source.page || 1);
-  }
+  shown = { pdf, page: source.page || 1, quote: source.quote || source.text, filename: source.filename };
+  // A chunk can run over several pages: the quote is on one of them.
+  const first = shown.page;
+  const last = Math.min(Math.max(source.page_end || first, first), pdf.numPages);
+  let hits = 0;
+  for (let number = first; number <= last && !hits; number++) hits = await renderPdfPage(number);
+  if (!hits && last !== first) await renderPdfPage(first);
   note.hidden = hits > 0;
   note.textContent = t("quoteNotFound");
   if (!hits) body.append(quoteBlock(shown.quote));

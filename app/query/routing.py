@@ -1,0 +1,220 @@
+"""Routing: a question that names documents (a company, a product, a person, a file name, a
+year with a form type) is searched in those documents first.
+
+Each ready document is known by its name terms: the words of its title, its file name and
+its metadata values, minus the words every title has ("company", "form", "annual"). A
+question's words (and runs of two or three of them written together: "Coca Cola" names
+COCACOLA_2017_10K) are matched against them when they are written as names: capitalised
+inside a sentence, upper case or mixed with digits, or possessive. A term is worth more the
+fewer documents it names. A question naming a year, a form type or a quarter is narrowed to
+the documents of that period among those it names, when there are any."""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from ingest.catalog import DocumentCatalog, DocumentRecord
+from ingest.filters import Filters
+
+# Words of titles and file names that name no particular document.
+_GENERIC = frozenset(
+    """a an and the of for in on to by at with from as is its inc incorporated corp
+    corporation company companies co ltd llc plc group holdings holding sa ag nv se form
+    annual report quarterly earnings release filing fiscal year ended ending period pursuant
+    section act securities exchange commission united states washington dc december june
+    march september document documents file pdf txt md docx html csv page table contents
+    statement statements financial results consolidated dated new""".split()
+)
+_PERIOD_KINDS = frozenset({"10k", "10q", "8k", "q1", "q2", "q3", "q4", "h1", "h2"})
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
+# Words as written: letters and digits, with & (S&P) and a possessive 's taken off.
+_WORD = re.compile(r"[^\W_](?:[\w&]*[^\W_])?", re.UNICODE)
+_FORM = re.compile(r"\b(10|8)[\s-]?([kq])\b", re.IGNORECASE)
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s+|\n)\s*[\"'(“]*$")
+
+
+def _normalise(text: str) -> str:
+    # "10-K", "10 K" and "10k" are one form type; "FY2018" and "2023Q2" hold a year.
+    text = _FORM.sub(lambda m: f" {m.group(1)}{m.group(2).lower()} ", text)
+    return re.sub(r"(?i)(?<=[a-z])(?=(?:19|20)\d\d)|(?<=\d{4})(?=[a-z])", " ", text)
+
+
+def _terms(text: str) -> list[str]:
+    spaced = _CAMEL.sub(" ", _normalise(text.replace("_", " ")))
+    return [w.lower() for w in _WORD.findall(spaced)]
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentNames:
+    document_id: str
+    names: frozenset[str]  # distinctive name terms, with their two/three-word runs joined
+    periods: frozenset[str]  # years, form types and quarters
+
+    @classmethod
+    def of(cls, record: DocumentRecord) -> DocumentNames:
+        stem = record.filename.rsplit(".", 1)[0]
+        sources = [stem, record.filename.lower(), record.title or ""]
+        sources += [str(v) for v in record.metadata.values() if isinstance(v, str)]
+        names: set[str] = set()
+        periods: set[str] = set()
+        for source in sources:
+            words = _terms(source)
+            periods.update(w for w in words if _YEAR.fullmatch(w) or w in _PERIOD_KINDS)
+            kept = [w for w in words if _is_name_term(w)]
+            names.update(kept)
+            names.update("".join(kept[i : i + n]) for n in (2, 3) for i in range(len(kept)))
+        names.add(record.filename.lower())
+        return cls(record.id, frozenset(names), frozenset(periods))
+
+
+def _is_name_term(word: str) -> bool:
+    if word in _GENERIC or word in _PERIOD_KINDS or _YEAR.fullmatch(word):
+        return False
+    if word.isdigit():
+        return False
+    return len(word) >= 2
+
+
+@dataclass(frozen=True, slots=True)
+class NamedTerm:
+    """A word of the question written as a name; `acronym` when in capitals ("AMCOR", "USD")."""
+
+    text: str
+    acronym: bool
+
+
+def named_terms(question: str) -> list[NamedTerm]:
+    """The question's words written as names: capitalised inside a sentence, in capitals,
+    mixed with digits ("3M"), or possessive ("Costco's" even at a sentence's start). Years,
+    fiscal-period markers and form types are periods, not names."""
+    text = _normalise(question)
+    found: list[NamedTerm] = []
+    for match in _WORD.finditer(text):
+        word = match.group(0)
+        lower = word.lower()
+        if _YEAR.fullmatch(word) or lower in _PERIOD_KINDS or lower in ("fy", "q", "h"):
+            continue
+        if word.isdigit() or len(word) < 2:
+            continue
+        possessive = text[match.end() : match.end() + 2] in ("'s", "’s")
+        mixed = any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
+        acronym = word.isupper() and sum(c.isalpha() for c in word) >= 2
+        capitalised = word[0].isupper() and not _SENTENCE_START.search(text[: match.start()])
+        if mixed or acronym or capitalised or (possessive and word[0].isupper()):
+            found.append(NamedTerm(lower, acronym and not mixed))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    document_ids: tuple[str, ...]  # empty: the question names no document
+    matched: tuple[str, ...] = ()  # the question's name terms that named them
+
+
+class TitleIndex:
+    """The name terms of every ready document, in memory. It is read again from the catalog
+    when the number of documents changes, and at least every `refresh_s` seconds (a replace
+    keeps the count but may change a title)."""
+
+    def __init__(self, catalog: DocumentCatalog, *, refresh_s: float = 30.0) -> None:
+        self._catalog = catalog
+        self._refresh_s = refresh_s
+        self._lock = threading.Lock()
+        self._documents: list[DocumentNames] = []
+        self._frequency: dict[str, int] = {}
+        self._count = -1
+        self._read_at = -math.inf
+
+    def _current(self) -> tuple[list[DocumentNames], Mapping[str, int]]:
+        count = self._catalog.count()
+        if count != self._count or time.monotonic() - self._read_at >= self._refresh_s:
+            with self._lock:
+                records = [r for r in self._catalog.all() if r.status == "ready"]
+                documents = [DocumentNames.of(r) for r in records]
+                frequency: dict[str, int] = {}
+                for document in documents:
+                    for name in document.names:
+                        frequency[name] = frequency.get(name, 0) + 1
+                self._documents, self._frequency = documents, frequency
+                self._count, self._read_at = count, time.monotonic()
+        return self._documents, self._frequency
+
+    def names_a_document(self, term: str) -> bool:
+        return term in self._current()[1]
+
+    def route(self, question: str, filters: Filters | None = None) -> Route:
+        documents, frequency = self._current()
+        allowed = set(filters.document_ids) if filters is not None and filters.document_ids else None
+        if allowed is not None:
+            documents = [d for d in documents if d.document_id in allowed]
+        if len(documents) < 2:
+            return Route(())
+        keys = _question_keys(question)
+        total = len(self._documents)
+        scores: dict[str, float] = {}
+        matched: dict[str, set[str]] = {}
+        for document in documents:
+            hits = {key for key in keys if _names(key, keys[key], document.names)}
+            if hits:
+                # Rarer names count more; a term naming every document says nothing.
+                scores[document.document_id] = sum(
+                    math.log(1 + total / _frequency_of(k, frequency)) for k in hits
+                )
+                matched[document.document_id] = hits
+        if not scores or len(scores) == len(documents):
+            return Route(())
+        best = max(scores.values())
+        chosen = [d for d in documents if scores.get(d.document_id, 0.0) >= best * 0.75]
+        chosen = _narrowed_to_period(question, chosen)
+        terms = sorted(set().union(*(matched[d.document_id] for d in chosen)))
+        return Route(tuple(d.document_id for d in chosen), tuple(terms))
+
+
+def _frequency_of(key: str, frequency: Mapping[str, int]) -> int:
+    if key in frequency:
+        return frequency[key]
+    return sum(n for name, n in frequency.items() if name.startswith(key)) or 1
+
+
+def _question_keys(question: str) -> dict[str, bool]:
+    """The question's name terms and their two- and three-word runs; value: may match as the
+    start of a longer name (an acronym such as "JPM" for JPMORGAN)."""
+    terms = [t for t in named_terms(question) if t.text not in _GENERIC]
+    keys: dict[str, bool] = {t.text: t.acronym and len(t.text) >= 3 for t in terms}
+    words = [t.text for t in terms]
+    for n in (2, 3):
+        for i in range(len(words) - n + 1):
+            keys.setdefault("".join(words[i : i + n]), False)
+    for filename in re.findall(r"[\w.-]+\.(?:pdf|txt|md|docx|html?|csv|png|jpe?g)", question):
+        keys[filename.lower()] = False
+    return keys
+
+
+def _names(key: str, as_prefix: bool, names: frozenset[str]) -> bool:
+    if as_prefix:
+        return any(name.startswith(key) for name in names)
+    return key in names
+
+
+def _narrowed_to_period(question: str, documents: Sequence[DocumentNames]) -> list[DocumentNames]:
+    """Among the named documents, those of the asked year(s) and form type or quarter, when
+    any match; a document of a later year also reports the year asked about, so it stays
+    when none is of that very year."""
+    asked = {w for w in _terms(question) if _YEAR.fullmatch(w) or w in _PERIOD_KINDS}
+    if not asked:
+        return list(documents)
+    years = {w for w in asked if _YEAR.fullmatch(w)}
+    kinds = asked - years
+    narrowed = list(documents)
+    for wanted in (years, kinds):
+        if wanted:
+            same = [d for d in narrowed if d.periods & wanted]
+            if same:
+                narrowed = same
+    return narrowed

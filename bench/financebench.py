@@ -1,0 +1,140 @@
+"""FinanceBench-style document QA: docrag (`docrag eval --questions`, through the real
+pipeline and `AskService`) and the plain LangChain tutorial pipeline on the same filings and
+questions in the same run, side by side.
+
+LangChain: `PyPDFLoader` -> `RecursiveCharacterTextSplitter(1000, 200)` -> `Chroma` with
+`HuggingFaceEmbeddings` (the same packaged MiniLM) -> `similarity_search(k=5)`. It has no
+citations and never abstains, so those columns are docrag's alone.
+
+    python bench/financebench.py --pdfs ../shared/data/financebench-pdfs \
+        --questions ../shared/data/financebench/questions_dev.jsonl [--companies N] \
+        [--work DIR] [--out FILE]
+
+Needs the `bench` extra (langchain-chroma, langchain-community) and langchain-huggingface
+installed with --no-deps (its pins would replace huggingface_hub).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from app.evaluation.docqa_metrics import (  # noqa: E402
+    DocQuestion,
+    Outcome,
+    SourcePage,
+    all_from_filing,
+    choose_subset,
+    evidence_found,
+    format_table,
+    load_questions,
+    summarize,
+)
+
+TOP_K = 5
+
+
+def run_langchain(
+    files: Sequence[Path], questions: Sequence[DocQuestion], work: Path
+) -> tuple[list[Outcome], dict[str, Any]]:
+    from langchain_chroma import Chroma
+    from langchain_community.document_loaders import PyPDFLoader
+    from langchain_huggingface import HuggingFaceEmbeddings
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    from ingest.embedding import default_model
+
+    embeddings = HuggingFaceEmbeddings(
+        model_name=default_model(),
+        model_kwargs={"device": "cpu"},
+        encode_kwargs={"normalize_embeddings": True},
+    )
+    started = time.perf_counter()
+    pages = []
+    for path in files:
+        pages += PyPDFLoader(str(path)).load()
+    splits = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200).split_documents(
+        pages
+    )
+    store = Chroma(
+        collection_name="financebench",
+        embedding_function=embeddings,
+        persist_directory=str(work / f"langchain-{time.time_ns()}"),
+    )
+    for start in range(0, len(splits), 5000):  # Chroma refuses larger batches
+        store.add_documents(splits[start : start + 5000])
+    ingest_s = time.perf_counter() - started
+    outcomes = []
+    for question in questions:
+        t0 = time.perf_counter()
+        found = store.similarity_search(question.question, k=TOP_K)
+        latency = (time.perf_counter() - t0) * 1000
+        sources = [
+            SourcePage(
+                Path(str(d.metadata.get("source", ""))).name,
+                int(d.metadata["page"]) + 1,  # PyPDFLoader counts pages from 0
+                int(d.metadata["page"]) + 1,
+            )
+            for d in found
+        ]
+        outcomes.append(
+            Outcome(
+                question=question,
+                top5_evidence=evidence_found(question, sources),
+                top5_all_right_filing=all_from_filing(question, sources),
+                latency_ms=round(latency, 1),
+                detail={"sources": [f"{s.filename} p{s.page}" for s in sources]},
+            )
+        )
+    return outcomes, {"pages": len(pages), "chunks": len(splits), "ingest_s": round(ingest_s, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pdfs", type=Path, required=True)
+    parser.add_argument("--questions", type=Path, required=True)
+    parser.add_argument("--companies", type=int, default=None)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/docrag-financebench"))
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--skip-langchain", action="store_true")
+    args = parser.parse_args()
+
+    from app.config import Settings
+    from app.evaluation.docqa import evaluate_docqa, format_docqa
+
+    files, questions = choose_subset(load_questions(args.questions), args.pdfs, args.companies)
+    print(f"{len(files)} filings, {len(questions)} questions: {', '.join(p.name for p in files)}")
+    started = time.perf_counter()
+    report = evaluate_docqa(
+        Settings(data_dir=args.work / "docrag"),
+        args.pdfs,
+        args.questions,
+        companies=args.companies,
+        progress=lambda stage, done, total: print(f"  docrag {stage} {done}/{total}", flush=True),
+    )
+    docrag_s = time.perf_counter() - started
+    langchain: dict[str, Any] = {}
+    if not args.skip_langchain:
+        started = time.perf_counter()
+        outcomes, langchain = run_langchain(files, questions, args.work)
+        langchain["wall_s"] = round(time.perf_counter() - started, 1)
+        report.tables["langchain"] = summarize(outcomes)
+    print(format_docqa(report))
+    print(f"\ndocrag wall {docrag_s:.0f} s; langchain {langchain or 'skipped'}")
+    if args.out is not None:
+        payload = report.to_dict() | {"langchain": langchain, "docrag_wall_s": round(docrag_s, 1)}
+        args.out.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+        print(f"results written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

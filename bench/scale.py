@@ -1,0 +1,417 @@
+"""Cost as the library grows: questions, writes, disk, memory and start-up, 10k chunks up.
+
+    .venv/bin/python bench/scale.py --sizes 10000,100000 --output results.json
+
+Per size and Chroma mode (embedded, and a `chroma run` server): a fresh store is filled with
+N chunks through ingest's write path (Chroma, then the lexical index, one publish per
+300-chunk document) from real texts (SciFact passages in 150-word pieces, repeated with 10%
+of the words dropped per copy) and random unit vectors (no model encode). Measured: hybrid
+retrieval (`HybridRetriever` without the query encode) for SciFact questions, 1 and 8
+clients, and with a filter keeping 1% of the chunks; adding one 100-page document (300
+chunks) here and to an empty library, and deleting it (medians of 3); disk; and in a fresh
+process the time to open everything and answer, and the RSS after 50 questions. Today's
+index (bm25s rebuilt from all of Chroma after each write: `ingest/lexical.py` at f9e7ca1) is
+measured in the same run up to --baseline-max chunks, with how its top 10 agrees.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import gc
+import gzip
+import json
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import types
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+
+from app.query.retrieval import Filters, HybridRetriever  # noqa: E402
+from ingest import store as store_module  # noqa: E402
+from ingest.catalog import DocumentCatalog, DocumentRecord, utcnow  # noqa: E402
+from ingest.lexical import ChangeFeed, IndexedChunkStore, LexicalIndex, Tokenizer  # noqa: E402
+from ingest.store import ChromaChunkStore, ChromaRecordStore, StoredChunk  # noqa: E402
+
+DATA = REPO.parent / "shared" / "data" / "scifact"
+BASELINE_COMMIT = "f9e7ca1"
+DIMENSION = 384
+DOCUMENT_CHUNKS = 300  # a 100-page document
+SHARDS = 100  # `meta.shard` takes 100 values: a filter on one keeps 1% of the chunks
+QUESTIONS = 200
+K = 20
+
+
+def texts() -> list[str]:
+    pieces = []
+    with gzip.open(DATA / "corpus.jsonl.gz", "rt", encoding="utf-8") as f:
+        for line in f:
+            row = json.loads(line)
+            words = f"{row['title']} {row['text']}".split()
+            pieces += [" ".join(words[i : i + 150]) for i in range(0, len(words), 150)]
+    return pieces
+
+
+def questions() -> list[str]:
+    with open(DATA / "queries.jsonl", encoding="utf-8") as f:
+        return [json.loads(line)["text"] for line in f][:QUESTIONS]
+
+
+def chunk_text(base: list[str], i: int, rng: random.Random) -> str:
+    text = base[i % len(base)]
+    if i < len(base):
+        return text
+    return " ".join(w for w in text.split() if rng.random() > 0.1)
+
+
+def unit_vectors(n: int, rng: np.random.Generator) -> list[list[float]]:
+    v = rng.standard_normal((n, DIMENSION)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    return v.tolist()  # type: ignore[no-any-return]
+
+
+class RandomQueryEmbedder:
+    """A question's vector without the model: retrieval cost only."""
+
+    fingerprint = "random-unit"
+
+    def __init__(self) -> None:
+        self._rng = np.random.default_rng(1)
+
+    def known_token_share(self, text: str) -> float:
+        return 1.0
+
+    def embed_query(self, text: str) -> list[float]:
+        return unit_vectors(1, self._rng)[0]
+
+
+def document(
+    doc: str, shard: int, base: list[str], start: int, rng: random.Random
+) -> list[StoredChunk]:
+    return [
+        StoredChunk(
+            f"{doc}:{o}",
+            doc,
+            chunk_text(base, start + o, rng),
+            {"filename": f"{doc}.pdf", "ordinal": o, "generation": 0, "meta.shard": shard},
+        )
+        for o in range(DOCUMENT_CHUNKS)
+    ]
+
+
+def ready(catalog: DocumentCatalog, doc: str, chunks: int, shard: int) -> None:
+    now = utcnow()
+    fields = (doc, f"{doc}.pdf", "application/pdf", 1, doc, "ready", now, now)
+    catalog.put(DocumentRecord(*fields, chunks=chunks, metadata={"shard": shard}))  # type: ignore[arg-type]
+
+
+def retriever_over(store: ChromaChunkStore, catalog: DocumentCatalog, lexical: Any) -> Any:
+    embedder: Any = RandomQueryEmbedder()
+    return HybridRetriever(embedder=embedder, store=store, catalog=catalog, lexical=lexical)
+
+
+class Library:
+    """One store, catalog and lexical index on a Chroma client: what a service opens."""
+
+    def __init__(self, client: Any, root: Path, prefix: str = "scale") -> None:
+        self.store = ChromaChunkStore(client, f"{prefix}_chunks", RandomQueryEmbedder.fingerprint)
+        self.catalog = DocumentCatalog(
+            *(ChromaRecordStore(client, f"{prefix}_{n}") for n in "dc")
+        )  # documents, contents
+        self.lexical = LexicalIndex(
+            collection=self.store.name,
+            source=self.store,
+            feed=ChangeFeed(ChromaChunkStore(client, f"{prefix}_lexical_feed", "change-feed")),
+            tokenizer=Tokenizer(),
+            directory=root / "lexical" / prefix,
+        )
+        self.writes = IndexedChunkStore(self.store, self.lexical)
+        self.retriever = retriever_over(self.store, self.catalog, self.lexical)
+
+    def add(self, chunks: list[StoredChunk], shard: int, vectors: list[list[float]]) -> None:
+        self.writes.add(chunks, vectors)
+        self.lexical.publish()
+        ready(self.catalog, chunks[0].document_id, len(chunks), shard)
+
+    def delete(self, doc: str) -> None:
+        self.writes.delete_document(doc)
+        self.lexical.publish()
+        self.catalog.delete(doc)
+
+
+def write_costs(library: Library, chunks: list[StoredChunk], vectors: Any) -> tuple[float, float]:
+    """Median seconds to add this document and to delete it, over 3 rounds."""
+    adds, deletes = [], []
+    for _ in range(3):
+        start = time.perf_counter()
+        library.add(chunks, 7, vectors)
+        adds.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        library.delete(chunks[0].document_id)
+        deletes.append(time.perf_counter() - start)
+    return round(float(np.median(adds)), 3), round(float(np.median(deletes)), 3)
+
+
+def percentile(samples: list[float], q: float) -> float:
+    return round(float(np.percentile(np.asarray(samples) * 1000, q)), 1)
+
+
+def latencies(ask: Any, queries: list[str], clients: int) -> list[float]:
+    def timed(q: str) -> float:
+        start = time.perf_counter()
+        ask(q)
+        return time.perf_counter() - start
+
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        return list(pool.map(timed, queries))
+
+
+def baseline_class() -> Any:
+    """Today's BM25 index, as committed before this change."""
+    source = subprocess.run(
+        ["git", "show", f"{BASELINE_COMMIT}:ingest/lexical.py"],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    module = types.ModuleType("lexical_bm25s_baseline")
+    sys.modules[module.__name__] = module  # its dataclasses look themselves up there
+    exec(compile(source, "lexical_bm25s_baseline", "exec"), module.__dict__)
+    return module.BM25Index
+
+
+class BaselineAdapter:
+    """Today's index behind the retriever's lexical interface (filters as a `where`)."""
+
+    def __init__(self, index: Any) -> None:
+        self.index = index
+
+    def search(self, query: str, k: int, filters: Filters | None = None) -> Any:
+        return self.index.search(query, k, filters.where() if filters else None)
+
+    def term_overlap(self, query: str, text: str, chunk_id: str | None = None) -> float:
+        return float(self.index.term_overlap(query, text, chunk_id))
+
+
+def measure_baseline(
+    client: Any, root: Path, library: Library, queries: list[str], extra: list[StoredChunk]
+) -> dict[str, Any]:
+    cls = baseline_class()
+    generations = ChromaRecordStore(client, "scale_meta")
+
+    def open_index() -> Any:
+        path = root / "bm25s" / "scale.json.gz"
+        return cls(source=library.store, generations=generations, tokenizer=Tokenizer(), path=path)
+
+    start = time.perf_counter()
+    index = open_index()
+    index.search("warm", 1)  # the first question builds it
+    built_s = time.perf_counter() - start
+    retriever = retriever_over(library.store, library.catalog, BaselineAdapter(index))
+    hybrid = latencies(lambda q: retriever.retrieve(q, K), queries, 1)
+    shard = Filters(metadata={"shard": 7})
+    filtered = latencies(lambda q: retriever.retrieve(q, K, shard), queries, 1)
+    overlap, differences = [], [0.0]
+    for q in queries:
+        old = {h.chunk_id: h.score for h in index.search(q, 10)}
+        new = {h.chunk_id: h.score for h in library.lexical.search(q, 10)}
+        if old:
+            overlap.append(len(old.keys() & new.keys()) / len(old))
+            differences += [abs(new[c] - old[c]) / old[c] for c in old.keys() & new.keys()]
+    vectors = unit_vectors(len(extra), np.random.default_rng(3))
+    start = time.perf_counter()
+    library.store.add(extra, vectors)
+    index.mark_changed()
+    index.search("warm", 1)  # what the next question pays
+    add_s = time.perf_counter() - start
+    start = time.perf_counter()
+    library.store.delete_document(extra[0].document_id)
+    index.mark_changed()
+    index.search("warm", 1)
+    delete_s = time.perf_counter() - start
+    start = time.perf_counter()
+    open_index().search("warm", 1)  # a restart: its saved tokens, then a rebuild
+    start_s = time.perf_counter() - start
+    return {
+        "bm25s_build_s": round(built_s, 2),
+        "bm25s_question_p50_ms": percentile(hybrid, 50),
+        "bm25s_question_p95_ms": percentile(hybrid, 95),
+        "bm25s_filtered_p95_ms": percentile(filtered, 95),
+        "bm25s_add_document_s": round(add_s, 2),
+        "bm25s_delete_document_s": round(delete_s, 2),
+        "bm25s_start_s": round(start_s, 2),
+        "bm25s_top10_overlap": round(float(np.mean(overlap)), 4) if overlap else None,
+        "bm25s_score_max_relative_difference": float(f"{max(differences):.2g}"),
+    }
+
+
+def disk_mb(*paths: Path) -> float:
+    total = sum(f.stat().st_size for p in paths if p.exists() for f in p.rglob("*") if f.is_file())
+    return round(total / 1e6, 1)
+
+
+def service_start(root: Path, server: tuple[str, int] | None) -> dict[str, float]:
+    """A fresh process opens the library and answers; its start time and RSS."""
+    args = [sys.executable, __file__, "--serve-once", str(root)]
+    if server:
+        args += ["--host", server[0], "--port", str(server[1])]
+    done = subprocess.run(args, check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def serve_once(root: Path, host: str | None, port: int) -> None:
+    start = time.perf_counter()
+    client = store_module.connect(path=root / "chroma", host=host, port=port)
+    library = Library(client, root)
+    library.retriever.retrieve("vitamin D and bone density", K)
+    start_s = time.perf_counter() - start
+    for q in questions()[:50]:
+        library.retriever.retrieve(q, K)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"start_s": round(start_s, 2), "rss_mb": round(rss_mb, 1)}))
+
+
+def start_server(root: Path) -> tuple[subprocess.Popen[bytes], tuple[str, int]]:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    chroma = str(Path(sys.executable).parent / "chroma")
+    log = open(root / "server.log", "wb")  # noqa: SIM115 - lives as long as the server
+    command = [chroma, *f"run --path {root / 'server-db'} --host 127.0.0.1 --port {port}".split()]
+    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            store_module.connect(host="127.0.0.1", port=port)
+            return proc, ("127.0.0.1", port)
+        except Exception:
+            time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError("chroma run did not start")
+
+
+def measure(
+    client: Any, root: Path, size: int, base: list[str], queries: list[str], baseline_max: int
+) -> dict[str, Any]:
+    library = Library(client, root)
+    rng, vrng = random.Random(0), np.random.default_rng(0)
+    fill_start = time.perf_counter()
+    for d in range(size // DOCUMENT_CHUNKS):
+        chunks = document(f"doc{d}", d % SHARDS, base, d * DOCUMENT_CHUNKS, rng)
+        library.add(chunks, d % SHARDS, unit_vectors(len(chunks), vrng))
+    fill_s = time.perf_counter() - fill_start
+    print(f"  {library.store.count()} chunks filled in {fill_s:.0f} s", flush=True)
+    retrieve, shard = library.retriever.retrieve, Filters(metadata={"shard": 7})
+    hybrid = latencies(lambda q: retrieve(q, K), queries, 1)
+    hybrid8 = latencies(lambda q: retrieve(q, K), queries * 2, 8)
+    filtered = latencies(lambda q: retrieve(q, K, shard), queries, 1)
+    extra = document("added", 7, base, 17, rng)
+    vectors = unit_vectors(len(extra), vrng)
+    add_s, delete_s = write_costs(library, extra, vectors)
+    add_empty_s, _ = write_costs(Library(client, root, prefix="empty"), extra, vectors)
+    row: dict[str, Any] = {
+        "chunks": library.store.count(),
+        "fill_s": round(fill_s, 1),
+        "question_p50_ms": percentile(hybrid, 50),
+        "question_p95_ms": percentile(hybrid, 95),
+        "question_p95_ms_8_clients": percentile(hybrid8, 95),
+        "filtered_p95_ms": percentile(filtered, 95),
+        "add_document_s": add_s,
+        "add_document_empty_s": add_empty_s,
+        "delete_document_s": delete_s,
+    }
+    if size <= baseline_max:
+        row.update(measure_baseline(client, root, library, queries, extra))
+    return row
+
+
+def run(
+    size: int, mode: str, base: list[str], queries: list[str], baseline_max: int
+) -> dict[str, Any]:
+    root = Path(tempfile.mkdtemp(prefix=f"scale-{mode}-{size}-"))
+    proc, server = start_server(root) if mode == "server" else (None, None)
+    try:
+        host, port = server if server else (None, 8000)
+        client = store_module.connect(path=root / "chroma", host=host, port=port)
+        row = {"mode": mode, **measure(client, root, size, base, queries, baseline_max)}
+        row["disk_mb"] = disk_mb(root / "chroma", root / "server-db", root / "lexical")
+        row["lexical_disk_mb"] = disk_mb(root / "lexical")
+        del client
+        gc.collect()  # the service process takes the lexical index's writer
+        if mode == "embedded":
+            from chromadb.api.client import SharedSystemClient
+
+            SharedSystemClient.clear_system_cache()  # the service process opens it alone
+        row.update(service_start(root, server))
+        return row
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(10)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+COLUMNS = (
+    "chunks mode question_p50_ms question_p95_ms question_p95_ms_8_clients filtered_p95_ms "
+    "add_document_s add_document_empty_s delete_document_s disk_mb rss_mb start_s "
+    "bm25s_question_p95_ms bm25s_filtered_p95_ms bm25s_add_document_s bm25s_delete_document_s "
+    "bm25s_start_s bm25s_top10_overlap"
+).split()
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
+    for row in rows:
+        lines.append("| " + " | ".join(str(row.get(c, "")) for c in COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="10000,100000", help="chunk counts, comma-separated")
+    parser.add_argument("--modes", default="embedded,server", help="embedded, server or both")
+    parser.add_argument(
+        "--baseline-max",
+        type=int,
+        default=100_000,
+        help="largest size at which today's bm25s index is measured too",
+    )
+    parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "scale.json")
+    parser.add_argument("--serve-once", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--host", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=8000, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_once:
+        serve_once(args.serve_once, args.host, args.port)
+        return
+    base, queries = texts(), questions()
+    rows = []
+    for size in [int(s) for s in args.sizes.split(",")]:
+        for mode in args.modes.split(","):
+            print(f"== {size} chunks, {mode} Chroma", flush=True)
+            rows.append(run(size, mode, base, queries, args.baseline_max))
+            print(json.dumps(rows[-1]), flush=True)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(rows, indent=2) + "\n")
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()

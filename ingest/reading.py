@@ -1,0 +1,208 @@
+"""Reading a file into chunks: parse (wherever the parser runs it), check the page limit,
+chunk with the embedding model's tokens.
+
+`ChunkFeed` streams this: it parses on a thread of its own and hands over typed events as
+they happen, so that a PDF's first pages are embedded while the parser reads on. Each run of
+`SEGMENT_PAGES` pages is chunked as soon as it is complete; chunks never span two runs, and
+the runs depend only on page numbers, so a streamed file gives the same chunks as the whole
+document chunked at once (`DocumentReader.chunk`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from parsers.chunking import split_into_chunks
+from parsers.errors import NoExtractableText, TooManyPages
+from parsers.pdf import PageCallback, sections_from_pages
+from parsers.registry import parse_document
+from parsers.types import Chunk, Page, ParsedDocument, Section
+
+# Pages chunked together; a chunk never spans two such runs.
+SEGMENT_PAGES = 8
+
+
+class DocumentParser(Protocol):
+    def parse(
+        self, data: bytes, filename: str, *, on_page: PageCallback | None = None
+    ) -> ParsedDocument: ...
+
+
+class InProcessParser:
+    """Parses in the calling process, without limits: for tools that trust their files. The
+    service parses in worker processes instead (`ingest.parsing.ProcessParser`)."""
+
+    def parse(
+        self, data: bytes, filename: str, *, on_page: PageCallback | None = None
+    ) -> ParsedDocument:
+        return parse_document(data, filename, on_page=on_page)
+
+
+def _spans_any(chunk: Chunk, pages: set[int | None]) -> bool:
+    """Whether the chunk draws text from any of these pages (OCR'd ones, for its flag)."""
+    if not pages or chunk.page_start is None or chunk.page_end is None:
+        return False
+    return any(p is not None and chunk.page_start <= p <= chunk.page_end for p in pages)
+
+
+def _segment(page: int | None) -> int:
+    return 0 if page is None else (page - 1) // SEGMENT_PAGES
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentReader:
+    parser: DocumentParser
+    count_tokens: Callable[[str], int]
+    chunk_size: int
+    chunk_overlap: int
+    max_pages: int | None = None  # None: no limit
+
+    def check_page_count(self, filename: str, pages: int) -> None:
+        if self.max_pages is not None and pages > self.max_pages:
+            raise TooManyPages(
+                f"'{filename}' has {pages} pages; docrag accepts at most "
+                f"{self.max_pages} pages per document. Split it into smaller files, or raise "
+                "DOCRAG_LIMITS__MAX_PAGES."
+            )
+
+    def parse(self, data: bytes, filename: str) -> ParsedDocument:
+        parsed = self.parser.parse(data, filename)
+        self.check_page_count(filename, len(parsed.pages))
+        return parsed
+
+    def chunk(self, parsed: ParsedDocument) -> list[Chunk]:
+        """The chunks of a whole document, split where a streamed parse would split them."""
+        chunks: list[Chunk] = []
+        for _, group in itertools.groupby(
+            parsed.sections, key=lambda s: _segment(s.page) if parsed.paginated else 0
+        ):
+            chunks += self.chunk_sections(
+                list(group), paginated=parsed.paginated, first=len(chunks)
+            )
+        if not chunks:
+            raise NoExtractableText("the file contains no text that could be indexed")
+        return chunks
+
+    def chunk_sections(
+        self, sections: Sequence[Section], *, paginated: bool, first: int
+    ) -> list[Chunk]:
+        part = ParsedDocument(
+            filename="", media_type="", pages=(), sections=tuple(sections), paginated=paginated
+        )
+        chunks = split_into_chunks(part, self.count_tokens, self.chunk_size, self.chunk_overlap)
+        ocr_pages = {s.page for s in sections if s.ocr}
+        return [replace(c, ordinal=first + c.ordinal, ocr=_spans_any(c, ocr_pages)) for c in chunks]
+
+
+# -- the events of a streamed parse, in the order they come ---------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PageParsed:
+    pages_read: int
+    page_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChunksReady:
+    media_type: str
+    chunks: list[Chunk]
+
+
+@dataclass(frozen=True, slots=True)
+class ParseDone:
+    parsed: ParsedDocument
+
+
+@dataclass(frozen=True, slots=True)
+class ParseFailed:
+    error: BaseException
+
+
+FeedEvent = PageParsed | ChunksReady | ParseDone | ParseFailed
+
+
+class _Cancelled(BaseException):
+    # BaseException: parsers turn any Exception raised inside them into a ParseError.
+    pass
+
+
+class ChunkFeed:
+    """Parses one file on a thread of its own and hands over its events (see the module
+    docstring): `PageParsed` per page, `ChunksReady` per run of pages, then `ParseDone` or
+    `ParseFailed`. Use it as a context manager, so the parse stops when the reader does."""
+
+    def __init__(self, reader: DocumentReader, data: bytes, filename: str) -> None:
+        self._reader = reader
+        self._data = data
+        self._filename = filename
+        self._events: queue.Queue[FeedEvent] = queue.Queue()
+        self._cancelled = threading.Event()
+        self._streamed: list[Page] = []
+        self._segment: list[Page] = []
+        self._produced = 0
+        self._thread = threading.Thread(target=self._run, name="docrag-chunking", daemon=True)
+        self._thread.start()
+
+    def __enter__(self) -> ChunkFeed:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._cancelled.set()
+
+    def take(self, block: bool, timeout: float = 0.5) -> list[FeedEvent]:
+        """The events ready now; with `block`, waits up to `timeout` for the first."""
+        events: list[FeedEvent] = []
+        if block:
+            try:
+                events.append(self._events.get(timeout=timeout))
+            except queue.Empty:
+                return events
+        while True:
+            try:
+                events.append(self._events.get_nowait())
+            except queue.Empty:
+                return events
+
+    def _flush(self) -> None:
+        sections = sections_from_pages(self._segment)
+        self._segment = []
+        if sections:
+            chunks = self._reader.chunk_sections(sections, paginated=True, first=self._produced)
+            self._produced += len(chunks)
+            self._events.put(ChunksReady("application/pdf", chunks))
+
+    def _on_page(self, page: Page, total: int) -> None:
+        if self._cancelled.is_set():
+            raise _Cancelled
+        self._reader.check_page_count(self._filename, total)
+        if self._segment and _segment(page.number) != _segment(self._segment[-1].number):
+            self._flush()
+        self._segment.append(page)
+        self._streamed.append(page)
+        self._events.put(PageParsed(len(self._streamed), total))
+        if _segment(page.number + 1) != _segment(page.number):
+            self._flush()  # the run is complete: no need to wait for the next page
+
+    def _run(self) -> None:
+        filename = self._filename
+        try:
+            parsed = self._reader.parser.parse(self._data, filename, on_page=self._on_page)
+            self._data = b""
+            self._reader.check_page_count(filename, len(parsed.pages))
+            if self._streamed:
+                if sections_from_pages(self._streamed) != parsed.sections or not parsed.paginated:
+                    raise RuntimeError(
+                        f"the pages streamed for {filename!r} differ from the result"
+                    )
+                self._flush()
+            else:
+                self._events.put(ChunksReady(parsed.media_type, self._reader.chunk(parsed)))
+            self._events.put(ParseDone(parsed))
+        except BaseException as e:  # handed to the reading thread, which raises it
+            self._events.put(ParseFailed(e))

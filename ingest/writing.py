@@ -1,0 +1,112 @@
+"""Embedding chunks and writing them to the chunk store, in full batches of similar length."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from ingest.catalog import DocumentRecord
+from ingest.embedding import Embedder
+from ingest.errors import IngestStopped
+from ingest.ids import chunk_id_for
+from ingest.progress import ProgressCallback
+from ingest.reading import ChunkFeed, ChunksReady, PageParsed, ParseDone, ParseFailed
+from ingest.store import ChunkStore, StoredChunk
+from parsers.errors import NoExtractableText
+from parsers.types import Chunk, ParsedDocument
+
+
+def stored_chunk(record: DocumentRecord, chunk: Chunk) -> StoredChunk:
+    """A chunk as stored: its id and generation from the record, its provenance beside it."""
+    return StoredChunk(
+        id=chunk_id_for(record.id, chunk.ordinal, record.generation),
+        document_id=record.id,
+        text=chunk.text,
+        metadata={
+            **{f"meta.{k}": v for k, v in record.metadata.items()},
+            "filename": record.filename,
+            "media_type": record.media_type,
+            "ordinal": chunk.ordinal,
+            "generation": record.generation,
+            "page_start": chunk.page_start,  # type: ignore[dict-item]
+            "page_end": chunk.page_end,  # type: ignore[dict-item]
+            "heading": chunk.heading,  # type: ignore[dict-item]
+            "ocr": chunk.ocr,
+            **({"context": chunk.context} if chunk.context else {}),
+        },
+    )
+
+
+def indexed_chunk_text(chunk: Chunk) -> str:
+    """What a chunk is embedded as: its context header (title, section, page), then its
+    text; quotes and citations show the text alone."""
+    return f"{chunk.context}\n{chunk.text}" if chunk.context else chunk.text
+
+
+def _never() -> bool:
+    return False
+
+
+class ChunkWriter:
+    def __init__(self, embedder: Embedder, store: ChunkStore, batch_size: int = 64) -> None:
+        self.store = store
+        self._embedder = embedder
+        # Chunks embedded (and written) together; sorted by length, so padding is small.
+        self.batch_size = batch_size
+
+    def write(self, chunks: Sequence[tuple[DocumentRecord, Chunk]]) -> None:
+        """Embeds and stores chunks of one or more documents, each under its record."""
+        ordered = sorted(chunks, key=lambda pair: len(pair[1].text))
+        for start in range(0, len(ordered), self.batch_size):
+            batch = ordered[start : start + self.batch_size]
+            vectors = self._embedder.embed_documents([indexed_chunk_text(c) for _, c in batch])
+            self.store.add([stored_chunk(r, c) for r, c in batch], vectors)
+
+    def write_streamed(
+        self,
+        record: DocumentRecord,
+        feed: ChunkFeed,
+        report: ProgressCallback,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> tuple[ParsedDocument, int]:
+        """Embeds and stores the chunks `feed` hands over (under `record`'s id and
+        generation) while the parse goes on; returns the parsed document and the number of
+        chunks. `should_stop` is polled between batches: when it says so, `IngestStopped`
+        is raised. Writes nothing to the catalog."""
+        stop = should_stop or _never
+        pending: list[Chunk] = []
+        media_type = ""
+        parsed: ParsedDocument | None = None
+        produced = written = pages_read = page_count = 0
+        while parsed is None or pending:
+            for event in feed.take(block=not pending):
+                match event:
+                    case PageParsed():
+                        pages_read, page_count = event.pages_read, event.page_count
+                        if written == 0:
+                            report("parsing", pages_read, page_count)
+                    case ChunksReady():
+                        media_type = event.media_type
+                        pending += event.chunks
+                        produced += len(event.chunks)
+                    case ParseDone():
+                        parsed = event.parsed
+                    case ParseFailed():
+                        if stop():  # the parse was cut short by the shutdown, not by the file
+                            raise IngestStopped(f"stopped while parsing {record.filename!r}")
+                        raise event.error
+            if stop():
+                raise IngestStopped(f"stopped while ingesting {record.filename!r}")
+            if not pending:
+                continue
+            batch, pending = pending[: self.batch_size], pending[self.batch_size :]
+            stamped = replace(record, media_type=media_type)
+            self.write([(stamped, c) for c in batch])
+            written += len(batch)
+            expected = produced
+            if parsed is None and pages_read:
+                expected = max(produced, round(produced * page_count / pages_read))
+            report("embedding", written, expected)
+        if produced == 0:
+            raise NoExtractableText("the file contains no text that could be indexed")
+        return parsed, produced

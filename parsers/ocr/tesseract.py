@@ -1,0 +1,165 @@
+"""Tesseract OCR, through tesserocr (libtesseract in-process) or else the `tesseract` program."""
+
+from __future__ import annotations
+
+import ctypes
+import io
+import logging
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from parsers.ocr.engine import OcrUnavailable, PageUnreadable
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+logger = logging.getLogger(__name__)
+
+# Where Debian, Alpine, Homebrew and source builds put the language packs.
+TESSDATA_DIRS = (
+    "/usr/share/tesseract-ocr/5/tessdata",
+    "/usr/share/tesseract-ocr/4.00/tessdata",
+    "/usr/share/tessdata",
+    "/usr/local/share/tessdata",
+    "/opt/homebrew/share/tessdata",
+)
+_CJK = (
+    r"\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\u3100-\u312f\u3400-\u4dbf\u4e00-\u9fff"
+    r"\uf900-\ufaff\uff00-\uffef"
+)
+# Tesseract's Chinese models put a space between every two characters.
+_SPACE_IN_CJK = re.compile(rf"(?<=[{_CJK}])[ \t]+(?=[{_CJK}])")
+_PROGRAM_TIMEOUT_S = 300
+
+
+def remove_spaces_between_cjk(text: str) -> str:
+    return _SPACE_IN_CJK.sub("", text)
+
+
+def find_tessdata(preferred: str | None = None) -> Path | None:
+    """`preferred` if given, else the first usual directory, that has a `.traineddata`."""
+    for candidate in (preferred,) if preferred else TESSDATA_DIRS:
+        if any(Path(candidate).glob("*.traineddata")):
+            return Path(candidate)
+    return None
+
+
+def tesseract_available(tessdata_dir: str | None = None) -> bool:
+    """Whether `TesseractOcrEngine` can run here: a backend and some language packs."""
+    if find_tessdata(tessdata_dir) is None:
+        return False
+    if shutil.which("tesseract"):
+        return True
+    try:
+        import tesserocr  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class TesseractOcrEngine:
+    """Tesseract with the given language packs ("eng+chi_sim").
+
+    `threads` caps OpenMP: tesseract's own threads fight the other workers on a busy machine
+    and make it several times slower. The in-process backend is created on first use."""
+
+    name = "tesseract"
+
+    def __init__(
+        self, *, languages: str = "eng+chi_sim", tessdata_dir: str | None = None, threads: int = 1
+    ) -> None:
+        tessdata = find_tessdata(tessdata_dir)
+        if tessdata is None:
+            raise OcrUnavailable(
+                f"tesseract's language data was not found in {tessdata_dir or TESSDATA_DIRS}; "
+                "install tesseract-ocr with its "
+                "language packs (apt-get install tesseract-ocr tesseract-ocr-eng "
+                "tesseract-ocr-chi-sim) or set the tessdata directory"
+            )
+        packs = languages.split("+")
+        missing = [lang for lang in packs if not (tessdata / f"{lang}.traineddata").exists()]
+        if missing:
+            package = "tesseract-ocr-" + missing[0].replace("_", "-")
+            raise OcrUnavailable(
+                f"tesseract has no language pack for {', '.join(missing)} in {tessdata}; "
+                f"install it (for example apt-get install {package})"
+            )
+        self.languages = languages
+        self.tessdata = tessdata
+        self.threads = threads
+        self._api: Any = None
+        self._program: str | None = None
+
+    def read(self, image: Image) -> str:
+        if self._api is None and self._program is None:
+            self._start()
+        if self._api is not None:
+            self._api.SetImage(image)
+            text: str = self._api.GetUTF8Text()
+        else:
+            text = self._run_program(image)
+        return remove_spaces_between_cjk(text)
+
+    def _start(self) -> None:
+        # libgomp reads the limit once, when it is loaded by the import below; the program
+        # inherits it too. Set, never read: the value is this engine's parameter.
+        os.putenv("OMP_THREAD_LIMIT", str(self.threads))
+        try:
+            import tesserocr
+        except ImportError:
+            program = shutil.which("tesseract")
+            if program is None:
+                raise OcrUnavailable(
+                    "tesseract is not installed: install the tesserocr package "
+                    "(pip install tesserocr) or the tesseract-ocr program"
+                ) from None
+            self._program = program
+            return
+        _limit_openmp(self.threads)
+        self._api = tesserocr.PyTessBaseAPI(
+            path=f"{self.tessdata}/", lang=self.languages, psm=tesserocr.PSM.AUTO
+        )
+
+    def _run_program(self, image: Image) -> str:
+        assert self._program is not None
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        try:
+            done = subprocess.run(
+                [
+                    self._program,
+                    "stdin",
+                    "stdout",
+                    "-l",
+                    self.languages,
+                    "--tessdata-dir",
+                    str(self.tessdata),
+                ],
+                input=buffer.getvalue(),
+                capture_output=True,
+                timeout=_PROGRAM_TIMEOUT_S,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as e:
+            raise PageUnreadable(f"tesseract took longer than {_PROGRAM_TIMEOUT_S} s") from e
+        if done.returncode != 0:
+            reason = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["?"]
+            raise PageUnreadable(f"tesseract failed (exit {done.returncode}): {reason[0]}")
+        return done.stdout.decode("utf-8", errors="replace")
+
+    def close(self) -> None:
+        if self._api is not None:
+            self._api.End()
+            self._api = None
+
+
+def _limit_openmp(threads: int) -> None:
+    """The limit for a libgomp that was already loaded before the environment was set."""
+    try:
+        ctypes.CDLL("libgomp.so.1").omp_set_num_threads(threads)
+    except (OSError, AttributeError):
+        pass

@@ -1,0 +1,148 @@
+"""Units of the question path: prompting, the cross-encoder rerank, and how chat-server
+failures become docrag's errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from app.errors import (
+    ChatModelError,
+    ChatModelRateLimited,
+    ChatModelTimeout,
+    ChatModelUnavailable,
+)
+from app.query.chat import Message
+from app.query.llm import translate_chat_errors
+from app.query.prompting import (
+    SYSTEM_PROMPT,
+    build_messages,
+    describe_location,
+    fit_sources,
+    trim_history,
+)
+from app.query.rerank import CrossEncoderReranker
+from app.query.retrieval import Hit
+
+
+def hit(text: str, n: int = 0, page: int | None = 3, heading: str | None = None) -> Hit:
+    return Hit(
+        chunk_id=f"doc:{n}",
+        document_id="doc",
+        filename="report.pdf",
+        text=text,
+        ordinal=n,
+        page_start=page,
+        page_end=page,
+        heading=heading,
+        score=0.5,
+    )
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+# --- prompting ---
+
+
+def test_sources_are_numbered_in_rank_order_and_the_last_is_cut_at_a_word() -> None:
+    hits = [hit("alpha " * 40, 0), hit("beta " * 40, 1), hit("gamma " * 200, 2)]
+    sources = fit_sources(hits, words, budget_tokens=40 + 16 + 40 + 16 + 100)
+    assert [s.n for s in sources] == [1, 2, 3]
+    assert sources[0].text == hits[0].text and sources[1].text == hits[1].text
+    cut = sources[2].text
+    assert cut.endswith(" …") and len(cut) < len(hits[2].text)
+    assert set(cut.removesuffix(" …").split()) == {"gamma"}  # no word cut in half
+
+
+def test_a_source_that_does_not_fit_at_all_is_left_out() -> None:
+    sources = fit_sources([hit("alpha " * 10, 0), hit("beta " * 500, 1)], words, 10 + 16 + 30)
+    assert [s.n for s in sources] == [1]
+
+
+def test_prompt_names_file_page_and_section_and_ends_with_the_question() -> None:
+    source = fit_sources([hit("The budget is 4.2 M EUR.", heading="Finance")], words, 500)
+    messages = build_messages(
+        "What is the budget?", source, history=[Message("user", "hi"), Message("assistant", "!")]
+    )
+    assert messages[0] == Message("system", SYSTEM_PROMPT)
+    assert [m.role for m in messages] == ["system", "user", "assistant", "user"]
+    last = messages[-1].content
+    assert "source [1] (file: report.pdf, page 3, section: Finance)" in last
+    assert "The budget is 4.2 M EUR." in last
+    assert last.index("Question: What is the budget?") > last.index("The budget is")
+    assert describe_location(hit("x", page=None)) == "file: report.pdf"
+
+
+def test_history_keeps_the_latest_whole_turns_and_starts_with_the_user() -> None:
+    history = [
+        Message("user", "one two three four"),
+        Message("assistant", "five six"),
+        Message("user", "seven"),
+        Message("assistant", "eight nine"),
+    ]
+    kept = trim_history(history, words, budget_tokens=(1 + 4) + (2 + 4) + (2 + 4))
+    assert kept == history[2:]  # "five six" would fit, but a conversation starts with the user
+
+
+# --- rerank ---
+
+
+def test_cross_encoder_reranker_orders_by_the_model_scores(minilm_path: str) -> None:
+    # No cross-encoder weights can be had offline: MiniLM with a fresh head runs the real
+    # code path (load, score, reorder); the check is that its order is its model's scores.
+    reranker = CrossEncoderReranker(minilm_path, max_length=128)
+    hits = [hit(t, i) for i, t in enumerate(["red apples", "tax law", "green pears", "rain"])]
+    ranked = reranker.rerank("fruit", hits, top_n=3)
+    expected = reranker._model.predict([("fruit", h.text) for h in hits])
+    order = sorted(range(len(hits)), key=lambda i: -float(expected[i]))
+    assert [h.chunk_id for h in ranked] == [hits[i].chunk_id for i in order[:3]]
+    assert [h.rerank_score for h in ranked] == pytest.approx(
+        [float(expected[i]) for i in order[:3]]
+    )
+
+
+# --- chat-model errors ---
+
+REQUEST = httpx.Request("POST", "http://chat.local/v1/chat/completions")
+
+
+def status_error(cls: type[openai.APIStatusError], status: int, **headers: str) -> Any:
+    response = httpx.Response(status, headers=headers, request=REQUEST, json={"error": "x"})
+    return cls("server said no: bad param 'top_k'", response=response, body=None)
+
+
+@pytest.mark.parametrize(
+    ("raised", "expected", "words_in_message"),
+    [
+        (openai.APITimeoutError(request=REQUEST), ChatModelTimeout, "DOCRAG_LLM__TIMEOUT_S"),
+        (openai.APIConnectionError(request=REQUEST), ChatModelUnavailable, "DOCRAG_LLM__BASE_URL"),
+        (
+            status_error(openai.RateLimitError, 429, **{"retry-after": "7"}),
+            ChatModelRateLimited,
+            "7 s",
+        ),
+        (status_error(openai.AuthenticationError, 401), ChatModelError, "DOCRAG_LLM__API_KEY"),
+        (status_error(openai.BadRequestError, 400), ChatModelError, "bad param 'top_k'"),
+        (status_error(openai.InternalServerError, 500), ChatModelError, "HTTP 500"),
+        (ValueError("no choices"), ChatModelError, "could not read"),
+        (httpx.ReadTimeout("slow", request=REQUEST), ChatModelTimeout, "middle of its answer"),
+        (httpx.RemoteProtocolError("cut"), ChatModelError, "broke off"),
+    ],
+)
+def test_chat_server_failures_become_clear_errors(
+    raised: Exception, expected: type[Exception], words_in_message: str
+) -> None:
+    with pytest.raises(expected) as caught, translate_chat_errors("http://chat.local/v1"):
+        raise raised
+    assert words_in_message in caught.value.message  # type: ignore[attr-defined]
+
+
+def test_rate_limit_passes_the_servers_retry_after_on() -> None:
+    with pytest.raises(ChatModelRateLimited) as caught, translate_chat_errors(None):
+        raise status_error(openai.RateLimitError, 429, **{"retry-after": "3"})
+    assert caught.value.headers == {"Retry-After": "3"}
