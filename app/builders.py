@@ -14,6 +14,7 @@ from app.query.rerank import CrossEncoderReranker, NoReranker, Reranker
 from ingest import store as store_module
 from ingest.catalog import ChromaPagedRecordStore, DocumentCatalog
 from ingest.embedding import Embedder, SentenceTransformerEmbedder, model_identity
+from ingest.ids import first_chunk_collection
 from ingest.lexical import ChangeFeed, IndexedChunkStore, LexicalIndex, Tokenizer
 from ingest.parsing import ParseLimits, ProcessParser
 from ingest.pipeline import IngestPipeline
@@ -131,7 +132,7 @@ def build_pipeline(
 
 
 def _is_first_collection(settings: Settings, collection: str) -> bool:
-    return collection == f"{settings.chroma.collection}_chunks"
+    return collection == first_chunk_collection(settings.chroma.collection)
 
 
 def lexical_directory(settings: Settings, collection: str) -> Path:

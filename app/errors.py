@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ingest.errors import DocumentNotReady, StoreUnavailable
 from parsers import errors as parse_errors
+from parsers.ocr.engine import OcrUnavailable
 
 
 class DocragError(Exception):
@@ -101,6 +102,7 @@ LOWER_LAYER_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (parse_errors.ParseError, 422, "unprocessable_document"),
     (DocumentNotReady, 409, "document_not_ready"),
     (StoreUnavailable, 503, "store_unavailable"),
+    (OcrUnavailable, 503, "ocr_unavailable"),
 )
 
 

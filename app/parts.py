@@ -32,7 +32,7 @@ from app.query.retrieval import HybridRetriever
 from app.query.routing import TitleIndex
 from app.query.selection import SourceSelector
 from ingest.catalog import DocumentCatalog, DocumentRecord
-from ingest.embedding import Embedder
+from ingest.embedding import Embedder, same_fingerprint
 from ingest.jobs import IngestJobs, JobStore
 from ingest.lexical import LexicalIndex, Tokenizer
 from ingest.parsing import ProcessParser
@@ -77,9 +77,7 @@ def build_index_parts(
 ) -> IndexParts:
     store = ChromaChunkStore(client, index.collection, embedder.fingerprint)
     lexical = build_lexical(settings, client, store)
-    pipeline = build_pipeline(
-        settings, embedder, store, catalog, parser=parser, lexical=lexical
-    )
+    pipeline = build_pipeline(settings, embedder, store, catalog, parser=parser, lexical=lexical)
     retrieval = settings.retrieval
     router = TitleIndex(catalog) if retrieval.routing else None
     retriever = HybridRetriever(
@@ -99,6 +97,7 @@ def build_index_parts(
             tokenize=Tokenizer(retrieval.cjk_tokenizer),
             statistics=LexicalTermStatistics(lexical),
             names_a_document=router.names_a_document if router is not None else lambda t: False,
+            names_of=router.names_of if router is not None else lambda d: frozenset(),
             max_missing_share=retrieval.abstain_missing_share,
             acronym_weight=retrieval.abstain_acronym_weight,
         )
@@ -198,7 +197,7 @@ class Parts:
     def reindex_needed(self) -> bool:
         """The configured embedding model is not the one the active index was built with."""
         if self.configured_fingerprint is not None:
-            return self.configured_fingerprint != self.index.fingerprint
+            return not same_fingerprint(self.configured_fingerprint, self.index.fingerprint)
         return not same_model(self.index.model, self.settings.embedding.model)
 
     def follow_index(self, max_age_s: float = INDEX_CHECK_INTERVAL_S) -> bool:
@@ -222,7 +221,7 @@ class Parts:
             try:
                 embedder = (
                     previous.embedder
-                    if previous.embedder.fingerprint == active.fingerprint
+                    if same_fingerprint(previous.embedder.fingerprint, active.fingerprint)
                     else build_embedder(self.settings, active.model)
                 )
                 parts = self._index_parts(active, embedder)
@@ -299,7 +298,7 @@ def resolve_index(
             embedder,
             False,
         )
-    if embedder is not None and embedder.fingerprint == active.fingerprint:
+    if embedder is not None and same_fingerprint(embedder.fingerprint, active.fingerprint):
         return active, embedder, True
     if embedder is None and same_model(active.model, settings.embedding.model):
         return active, build_embedder(settings), True

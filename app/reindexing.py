@@ -7,10 +7,9 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
 from app.builders import (
@@ -27,21 +26,13 @@ from app.config import Settings
 from ingest import store as store_module
 from ingest.catalog import DocumentRecord
 from ingest.embedding import Embedder
-from ingest.reindex import Reindexer, ReindexReport
+from ingest.reindex import Reindexer, ReindexLease, ReindexReport, ReindexRunning
 from ingest.store import ChromaChunkStore, ChromaRecordStore
 
 if TYPE_CHECKING:
     from app.parts import Parts
 
 logger = logging.getLogger(__name__)
-
-# A reindex records a lease beside the index pointer; another one is refused while it is fresh.
-LEASE_ID = "reindex_lease"
-LEASE_STALE = timedelta(minutes=10)
-
-
-class ReindexRunning(RuntimeError):
-    """Another reindex of the same collections is in progress."""
 
 
 def reindex(
@@ -59,7 +50,7 @@ def reindex(
     the collections removed: leftovers of interrupted reindexes, and the previous one unless
     `keep_previous`."""
     client = connect(settings)
-    with _Lease(ChromaRecordStore(client, f"{settings.chroma.collection}_meta")) as lease:
+    with ReindexLease(ChromaRecordStore(client, f"{settings.chroma.collection}_meta")) as lease:
         catalog = build_catalog(settings, client)
         registry = build_registry(settings, client)
         active = registry.active()
@@ -115,42 +106,6 @@ def _drop(settings: Settings, client: object, name: str) -> None:
     store_module.drop_collection(client, name)
     shutil.rmtree(lexical_directory(settings, name), ignore_errors=True)
     logger.info("removed collection %s", name)
-
-
-class _Lease:
-    def __init__(self, records: ChromaRecordStore) -> None:
-        self._records = records
-        self._owner = uuid.uuid4().hex
-
-    def __enter__(self) -> _Lease:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-    def acquire(self) -> None:
-        found = self._records.get([LEASE_ID]).get(LEASE_ID)
-        if found:
-            renewed = datetime.fromisoformat(str(found[0]["renewed_at"]))
-            if datetime.now(UTC) - renewed < LEASE_STALE:
-                raise ReindexRunning(
-                    f"another reindex is running (started {found[0]['started_at']}); wait for "
-                    "it to finish (GET /index shows its progress)"
-                )
-        now = datetime.now(UTC).isoformat()
-        self._records.put(LEASE_ID, {"owner": self._owner, "started_at": now, "renewed_at": now})
-
-    def renew(self) -> None:
-        found = self._records.get([LEASE_ID]).get(LEASE_ID)
-        if found and found[0].get("owner") == self._owner:
-            meta = {**found[0], "renewed_at": datetime.now(UTC).isoformat()}
-            self._records.put(LEASE_ID, meta)
-
-    def release(self) -> None:
-        found = self._records.get([LEASE_ID]).get(LEASE_ID)
-        if found and found[0].get("owner") == self._owner:
-            self._records.delete([LEASE_ID])
 
 
 ReindexState = Literal["idle", "running", "switched", "not_switched", "failed"]

@@ -16,6 +16,7 @@ and then auto, and reports the files refused before and accepted now, and any 5x
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import resource
 import statistics
@@ -87,13 +88,22 @@ def draw_chinese(text: str, degraded: bool) -> Any:
     return page
 
 
+def _normal(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
 def accuracy(reference: str, read: str) -> float:
+    """Characters matched in order (difflib): a table read column-wise counts as errors."""
     from tests.ocr_samples import character_accuracy
 
-    def norm(s: str) -> str:
-        return unicodedata.normalize("NFKC", s)
+    return character_accuracy(_normal(reference), _normal(read))
 
-    return character_accuracy(norm(reference), norm(read))
+
+def unordered_accuracy(reference: str, read: str) -> float:
+    """Characters matched regardless of order: reading order does not count, misreads do."""
+    a, b = collections.Counter(_normal(reference)), collections.Counter(_normal(read))
+    total = max(sum(a.values()), sum(b.values()))
+    return sum((a & b).values()) / total if total else 1.0
 
 
 def run_engine(engine: str, pages: int, chinese: int, dpi: int) -> dict[str, Any]:
@@ -119,6 +129,7 @@ def run_engine(engine: str, pages: int, chinese: int, dpi: int) -> dict[str, Any
                 "page": number,
                 "chars": len(text),
                 "accuracy": round(accuracy(text, read), 4),
+                "unordered_accuracy": round(unordered_accuracy(text, read), 4),
                 "seconds": round(seconds, 2),
             }
         )
@@ -132,6 +143,7 @@ def run_engine(engine: str, pages: int, chinese: int, dpi: int) -> dict[str, Any
                     "passage": i,
                     "degraded": degraded,
                     "accuracy": round(accuracy(passage, read), 4),
+                    "unordered_accuracy": round(unordered_accuracy(passage, read), 4),
                     "seconds": round(time.monotonic() - begin, 2),
                 }
             )
@@ -158,6 +170,9 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "pages": len(rows),
         "mean_accuracy": round(statistics.fmean(scores), 4),
         "min_accuracy": min(scores),
+        "mean_unordered_accuracy": round(
+            statistics.fmean(r["unordered_accuracy"] for r in rows), 4
+        ),
         "mean_page_s": round(statistics.fmean(r["seconds"] for r in rows), 2),
     }
 

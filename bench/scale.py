@@ -100,15 +100,9 @@ class RandomQueryEmbedder:
 def document(
     doc: str, shard: int, base: list[str], start: int, rng: random.Random
 ) -> list[StoredChunk]:
-    return [
-        StoredChunk(
-            f"{doc}:{o}",
-            doc,
-            chunk_text(base, start + o, rng),
-            {"filename": f"{doc}.pdf", "ordinal": o, "generation": 0, "meta.shard": shard},
-        )
-        for o in range(DOCUMENT_CHUNKS)
-    ]
+    meta = {"filename": f"{doc}.pdf", "generation": 0, "meta.shard": shard}
+    bodies = [chunk_text(base, start + o, rng) for o in range(DOCUMENT_CHUNKS)]
+    return [StoredChunk(f"{doc}:{o}", doc, t, {**meta, "ordinal": o}) for o, t in enumerate(bodies)]
 
 
 def ready(catalog: DocumentCatalog, doc: str, chunks: int, shard: int) -> None:
@@ -127,9 +121,8 @@ class Library:
 
     def __init__(self, client: Any, root: Path, prefix: str = "scale") -> None:
         self.store = ChromaChunkStore(client, f"{prefix}_chunks", RandomQueryEmbedder.fingerprint)
-        self.catalog = DocumentCatalog(
-            *(ChromaRecordStore(client, f"{prefix}_{n}") for n in "dc")
-        )  # documents, contents
+        records = [ChromaRecordStore(client, f"{prefix}_{n}") for n in ("documents", "content")]
+        self.catalog = DocumentCatalog(*records)
         self.lexical = LexicalIndex(
             collection=self.store.name,
             source=self.store,
@@ -164,6 +157,12 @@ def write_costs(library: Library, chunks: list[StoredChunk], vectors: Any) -> tu
     return round(float(np.median(adds)), 3), round(float(np.median(deletes)), 3)
 
 
+def seconds(action: Any) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
 def percentile(samples: list[float], q: float) -> float:
     return round(float(np.percentile(np.asarray(samples) * 1000, q)), 1)
 
@@ -180,13 +179,8 @@ def latencies(ask: Any, queries: list[str], clients: int) -> list[float]:
 
 def baseline_class() -> Any:
     """Today's BM25 index, as committed before this change."""
-    source = subprocess.run(
-        ["git", "show", f"{BASELINE_COMMIT}:ingest/lexical.py"],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    git = ["git", "show", f"{BASELINE_COMMIT}:ingest/lexical.py"]
+    source = subprocess.run(git, cwd=REPO, check=True, capture_output=True, text=True).stdout
     module = types.ModuleType("lexical_bm25s_baseline")
     sys.modules[module.__name__] = module  # its dataclasses look themselves up there
     exec(compile(source, "lexical_bm25s_baseline", "exec"), module.__dict__)
@@ -216,10 +210,8 @@ def measure_baseline(
         path = root / "bm25s" / "scale.json.gz"
         return cls(source=library.store, generations=generations, tokenizer=Tokenizer(), path=path)
 
-    start = time.perf_counter()
     index = open_index()
-    index.search("warm", 1)  # the first question builds it
-    built_s = time.perf_counter() - start
+    built_s = seconds(lambda: index.search("warm", 1))  # the first question builds it
     retriever = retriever_over(library.store, library.catalog, BaselineAdapter(index))
     hybrid = latencies(lambda q: retriever.retrieve(q, K), queries, 1)
     shard = Filters(metadata={"shard": 7})
@@ -232,19 +224,15 @@ def measure_baseline(
             overlap.append(len(old.keys() & new.keys()) / len(old))
             differences += [abs(new[c] - old[c]) / old[c] for c in old.keys() & new.keys()]
     vectors = unit_vectors(len(extra), np.random.default_rng(3))
-    start = time.perf_counter()
-    library.store.add(extra, vectors)
-    index.mark_changed()
-    index.search("warm", 1)  # what the next question pays
-    add_s = time.perf_counter() - start
-    start = time.perf_counter()
-    library.store.delete_document(extra[0].document_id)
-    index.mark_changed()
-    index.search("warm", 1)
-    delete_s = time.perf_counter() - start
-    start = time.perf_counter()
-    open_index().search("warm", 1)  # a restart: its saved tokens, then a rebuild
-    start_s = time.perf_counter() - start
+
+    def write_then_ask(write: Any) -> None:
+        write()
+        index.mark_changed()
+        index.search("warm", 1)  # the next question rebuilds the index
+
+    add_s = seconds(lambda: write_then_ask(lambda: library.store.add(extra, vectors)))
+    delete_s = seconds(lambda: write_then_ask(lambda: library.store.delete_document("added")))
+    start_s = seconds(lambda: open_index().search("warm", 1))  # saved tokens, then a rebuild
     return {
         "bm25s_build_s": round(built_s, 2),
         "bm25s_question_p50_ms": percentile(hybrid, 50),
@@ -340,15 +328,13 @@ def measure(
     return row
 
 
-def run(
-    size: int, mode: str, base: list[str], queries: list[str], baseline_max: int
-) -> dict[str, Any]:
+def run(size: int, mode: str, base: list[str], queries: list[str], upto: int) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix=f"scale-{mode}-{size}-"))
     proc, server = start_server(root) if mode == "server" else (None, None)
     try:
         host, port = server if server else (None, 8000)
         client = store_module.connect(path=root / "chroma", host=host, port=port)
-        row = {"mode": mode, **measure(client, root, size, base, queries, baseline_max)}
+        row = {"mode": mode, **measure(client, root, size, base, queries, upto)}
         row["disk_mb"] = disk_mb(root / "chroma", root / "server-db", root / "lexical")
         row["lexical_disk_mb"] = disk_mb(root / "lexical")
         del client
@@ -382,17 +368,12 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    layout = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=layout)
     parser.add_argument("--sizes", default="10000,100000", help="chunk counts, comma-separated")
     parser.add_argument("--modes", default="embedded,server", help="embedded, server or both")
-    parser.add_argument(
-        "--baseline-max",
-        type=int,
-        default=100_000,
-        help="largest size at which today's bm25s index is measured too",
-    )
+    what = "largest size at which today's bm25s index is measured too"
+    parser.add_argument("--baseline-max", type=int, default=100_000, help=what)
     parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "scale.json")
     parser.add_argument("--serve-once", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--host", help=argparse.SUPPRESS)

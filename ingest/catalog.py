@@ -13,9 +13,9 @@ from parsers.types import Page
 
 # queued -> parsing -> embedding -> ready | failed. "pending" is what earlier versions wrote
 # while a document was being written; it means the same as "embedding".
-DocumentStatus = Literal["queued", "parsing", "embedding", "pending", "ready", "failed"]
+DocumentStatus = Literal["queued", "parsing", "ocr", "embedding", "pending", "ready", "failed"]
 # A document in one of these states is still being ingested (or was, when a crash hit).
-UNFINISHED: frozenset[str] = frozenset({"queued", "parsing", "embedding", "pending"})
+UNFINISHED: frozenset[str] = frozenset({"queued", "parsing", "ocr", "embedding", "pending"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,8 @@ from ingest.catalog import utcnow
 from ingest.store import MetadataValue, RecordStore
 
 JobKind = Literal["ingest", "replace"]
-JobStatus = Literal["queued", "parsing", "embedding", "ready", "failed"]
-ACTIVE: frozenset[str] = frozenset({"queued", "parsing", "embedding"})
+JobStatus = Literal["queued", "parsing", "ocr", "embedding", "ready", "failed"]
+ACTIVE: frozenset[str] = frozenset({"queued", "parsing", "ocr", "embedding"})
 
 # Finished jobs are forgotten this long after they finished.
 JOB_RETENTION = timedelta(days=7)
@@ -29,6 +29,8 @@ class JobRecord:
     created_at: datetime
     updated_at: datetime
     progress: float = 0.0
+    pages_done: int = 0  # pages read so far (parsing, ocr)
+    pages_total: int = 0
     created: bool = False  # the job stored a new document (or a new version of one)
     error_code: str | None = None
     error: str | None = None
@@ -81,6 +83,8 @@ def _job_from(job_id: str, flat: Mapping[str, MetadataValue]) -> JobRecord:
         created_at=datetime.fromisoformat(str(flat.get("created_at"))),
         updated_at=datetime.fromisoformat(str(flat.get("updated_at", flat.get("created_at")))),
         progress=float(flat.get("progress", 0.0)),
+        pages_done=int(flat.get("pages_done", 0)),
+        pages_total=int(flat.get("pages_total", 0)),
         created=bool(flat.get("created", False)),
         error_code=optional("error_code"),
         error=optional("error"),

@@ -54,8 +54,10 @@ def _why_failed(job: JobRecord, error: Exception) -> tuple[str, str]:
     return UNEXPECTED_FAILURE
 
 
-def _advance(job: JobRecord, stage: Stage, progress: float) -> JobRecord:
-    return job.updated(status=stage, progress=progress)
+def _advance(job: JobRecord, stage: Stage, progress: float, done: int, total: int) -> JobRecord:
+    if stage == "embedding":  # pages are all read by then
+        return job.updated(status=stage, progress=progress)
+    return job.updated(status=stage, progress=progress, pages_done=done, pages_total=total)
 
 
 class IngestJobs:

@@ -63,11 +63,12 @@ def _plain(document: ParsedDocument) -> tuple[Any, ...]:
         document.paginated,
         document.title,
         dict(document.metadata),
+        sorted(document.furniture),
     )
 
 
 def from_plain(plain: tuple[Any, ...]) -> ParsedDocument:
-    filename, media_type, pages, sections, paginated, title, metadata = plain
+    filename, media_type, pages, sections, paginated, title, metadata, furniture = plain
     return ParsedDocument(
         filename=filename,
         media_type=media_type,
@@ -76,6 +77,7 @@ def from_plain(plain: tuple[Any, ...]) -> ParsedDocument:
         paginated=paginated,
         title=title,
         metadata=metadata,
+        furniture=frozenset(furniture),
     )
 
 

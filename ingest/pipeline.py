@@ -89,7 +89,9 @@ def _covered(record: DocumentRecord) -> bool:
     return record.status == "ready" or (record.status in UNFINISHED and record.job_id is not None)
 
 
-def _advance(record: DocumentRecord, stage: DocumentStatus, progress: float) -> DocumentRecord:
+def _advance(
+    record: DocumentRecord, stage: DocumentStatus, progress: float, done: int, total: int
+) -> DocumentRecord:
     return record.with_status(stage, progress=progress)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Generic, Literal, Protocol, TypeVar
 
 ProgressCallback = Callable[[str, int, int], None]
-Stage = Literal["parsing", "embedding"]
+Stage = Literal["parsing", "ocr", "embedding"]
 
 # A record's progress is written at most this often (plus every change of stage).
 PROGRESS_INTERVAL_S = 1.0
@@ -33,7 +33,7 @@ def overall_progress(stage: str, done: int, total: int) -> float:
     """One number for a progress report: reading counts for a tenth, embedding for the rest;
     1.0 only once the document is ready."""
     share = min(1.0, done / total) if total > 0 else 0.0
-    if stage == "parsing":
+    if stage in ("parsing", "ocr"):
         return round(0.1 * share, 3)
     if stage == "embedding":
         return round(0.1 + 0.89 * share, 3)
@@ -47,6 +47,8 @@ def ignore_progress(stage: str, done: int, total: int) -> None:
 def _recorded_stage(stage: str) -> Stage | None:
     if stage == "parsing":
         return "parsing"
+    if stage == "ocr":  # pages read from their images, slow: reported apart
+        return "ocr"
     if stage == "embedding":
         return "embedding"
     return None
@@ -61,7 +63,7 @@ class ProgressRecorder(Generic[R]):
         self,
         record: R,
         *,
-        advance: Callable[[R, Stage, float], R],
+        advance: Callable[[R, Stage, float, int, int], R],
         save: Callable[[R], None],
         forward: ProgressCallback | None = None,
     ) -> None:
@@ -82,5 +84,5 @@ class ProgressRecorder(Generic[R]):
             return
         self._last_write = now
         progress = max(self.record.progress, overall_progress(recorded, done, total))
-        self.record = self._advance(self.record, recorded, progress)
+        self.record = self._advance(self.record, recorded, progress, done, total)
         self._save(self.record)

@@ -19,8 +19,10 @@ from typing import Protocol
 
 from parsers.chunking import split_into_chunks
 from parsers.errors import NoExtractableText, TooManyPages
+from parsers.layout import find_furniture
 from parsers.pdf import PageCallback, sections_from_pages
 from parsers.registry import parse_document
+from parsers.titles import document_title
 from parsers.types import Chunk, Page, ParsedDocument, Section
 
 # Pages chunked together; a chunk never spans two such runs.
@@ -82,17 +84,37 @@ class DocumentReader:
             parsed.sections, key=lambda s: _segment(s.page) if parsed.paginated else 0
         ):
             chunks += self.chunk_sections(
-                list(group), paginated=parsed.paginated, first=len(chunks)
+                list(group),
+                paginated=parsed.paginated,
+                first=len(chunks),
+                filename=parsed.filename,
+                title=parsed.title,
+                furniture=parsed.furniture,
             )
         if not chunks:
             raise NoExtractableText("the file contains no text that could be indexed")
         return chunks
 
     def chunk_sections(
-        self, sections: Sequence[Section], *, paginated: bool, first: int
+        self,
+        sections: Sequence[Section],
+        *,
+        paginated: bool,
+        first: int,
+        filename: str = "",
+        title: str | None = None,
+        furniture: frozenset[str] = frozenset(),
     ) -> list[Chunk]:
+        """Chunks of some sections of a document; its title and furniture (running headers,
+        footers) give every chunk its context header and keep the furniture out."""
         part = ParsedDocument(
-            filename="", media_type="", pages=(), sections=tuple(sections), paginated=paginated
+            filename=filename,
+            media_type="",
+            pages=(),
+            sections=tuple(sections),
+            paginated=paginated,
+            title=title,
+            furniture=furniture,
         )
         chunks = split_into_chunks(part, self.count_tokens, self.chunk_size, self.chunk_overlap)
         ocr_pages = {s.page for s in sections if s.ocr}
@@ -106,6 +128,7 @@ class DocumentReader:
 class PageParsed:
     pages_read: int
     page_count: int
+    ocr: bool = False  # this page was read from its image
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +169,10 @@ class ChunkFeed:
         self._streamed: list[Page] = []
         self._segment: list[Page] = []
         self._produced = 0
+        # Known once the first run of pages is in: read from those pages, then kept for the
+        # rest of the document (a whole-document parse reads them from every page).
+        self._title: str | None = None
+        self._furniture: frozenset[str] | None = None
         self._thread = threading.Thread(target=self._run, name="docrag-chunking", daemon=True)
         self._thread.start()
 
@@ -172,8 +199,19 @@ class ChunkFeed:
     def _flush(self) -> None:
         sections = sections_from_pages(self._segment)
         self._segment = []
+        if self._furniture is None:
+            texts = [p.text for p in self._streamed]
+            self._title = document_title(texts[:2], None)
+            self._furniture = find_furniture(texts)
         if sections:
-            chunks = self._reader.chunk_sections(sections, paginated=True, first=self._produced)
+            chunks = self._reader.chunk_sections(
+                sections,
+                paginated=True,
+                first=self._produced,
+                filename=self._filename,
+                title=self._title,
+                furniture=self._furniture,
+            )
             self._produced += len(chunks)
             self._events.put(ChunksReady("application/pdf", chunks))
 
@@ -185,7 +223,7 @@ class ChunkFeed:
             self._flush()
         self._segment.append(page)
         self._streamed.append(page)
-        self._events.put(PageParsed(len(self._streamed), total))
+        self._events.put(PageParsed(len(self._streamed), total, page.ocr))
         if _segment(page.number + 1) != _segment(page.number):
             self._flush()  # the run is complete: no need to wait for the next page
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from ingest.embedding import same_fingerprint
 from ingest.errors import EmbedderMismatch, StoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -128,7 +129,7 @@ class ChromaChunkStore:
             metadata={"hnsw:space": "cosine", self.FINGERPRINT_KEY: fingerprint},
         )
         stored = (self._collection.metadata or {}).get(self.FINGERPRINT_KEY)
-        if stored != fingerprint:
+        if stored is None or not same_fingerprint(stored, fingerprint):
             raise EmbedderMismatch(
                 f"the collection {collection!r} was built with embedding model {stored!r}, "
                 f"but {fingerprint!r} is configured. Either set DOCRAG_EMBEDDING__MODEL back to "

@@ -84,7 +84,7 @@ class ChunkWriter:
                     case PageParsed():
                         pages_read, page_count = event.pages_read, event.page_count
                         if written == 0:
-                            report("parsing", pages_read, page_count)
+                            report("ocr" if event.ocr else "parsing", pages_read, page_count)
                     case ChunksReady():
                         media_type = event.media_type
                         pending += event.chunks

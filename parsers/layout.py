@@ -130,7 +130,8 @@ def furniture_key(line: str) -> str:
 def _edge_keys(text: str) -> set[str]:
     lines = [line for line in text.split("\n") if line.strip()]
     edges = lines[:_EDGE_LINES] + lines[-_EDGE_LINES:]
-    return {furniture_key(line) for line in edges}
+    # Table rows differ only in their numbers, which the keys ignore: never furniture.
+    return {furniture_key(line) for line in edges if not is_table_row(line)}
 
 
 def find_furniture(page_texts: Sequence[str]) -> frozenset[str]:

@@ -8,9 +8,15 @@ from collections.abc import Sequence
 # SEC forms name themselves on the cover: "FORM 10-K", "Form 8-K".
 _FORM = re.compile(r"\bFORM\s+(10-KT?|10-Q|8-K|20-F|40-F|6-K|S-1|S-4|DEF\s?14A|11-K)\b", re.I)
 _REGISTRANT_NOTE = re.compile(r"exact name of registrant", re.I)
-_ANNUAL = re.compile(r"fiscal year ended\s*:?\s*([A-Z][a-z]+\s+\d{1,2}\s*,\s*((?:19|20)\d\d))", re.I)
-_QUARTER = re.compile(r"quarterly period ended\s*:?\s*([A-Z][a-z]+\s+\d{1,2}\s*,\s*(?:19|20)\d\d)", re.I)
-_REPORT_DATE = re.compile(r"date of report[^:]*:\s*([A-Z][a-z]+\s+\d{1,2}\s*,\s*(?:19|20)\d\d)", re.I)
+_ANNUAL = re.compile(
+    r"fiscal year ended\s*:?\s*([A-Z][a-z]+\s+\d{1,2}\s*,\s*((?:19|20)\d\d))", re.I
+)
+_QUARTER = re.compile(
+    r"quarterly period ended\s*:?\s*([A-Z][a-z]+\s+\d{1,2}\s*,\s*(?:19|20)\d\d)", re.I
+)
+_REPORT_DATE = re.compile(
+    r"date of report[^:]*:\s*([A-Z][a-z]+\s+\d{1,2}\s*,\s*(?:19|20)\d\d)", re.I
+)
 _COMMISSION_FILE = re.compile(r"commission file", re.I)
 # Cover-page lines that sit where a name might, but are not one.
 _NOT_A_NAME = re.compile(r"commission file|transition period|pursuant|exchange act|mark one", re.I)
@@ -49,7 +55,7 @@ def meaningful_title(title: str | None) -> str | None:
 
 
 def cover_title(pages: Sequence[str]) -> str | None:
-    """"3M Company — Form 10-K 2018" from a filing's cover page (the first page that names
+    """ "3M Company — Form 10-K 2018" from a filing's cover page (the first page that names
     its form), None for anything that is not an SEC filing."""
     for text in pages:
         form = _FORM.search(text)

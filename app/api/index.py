@@ -10,7 +10,8 @@ from fastapi import APIRouter, Query, Response
 from app.api.deps import PartsDep, ReindexerDep
 from app.api.schemas import IndexPublic, ReindexPublic
 from app.errors import ReindexConflict
-from app.reindexing import ReindexRunning, ReindexStatus
+from app.reindexing import ReindexStatus
+from ingest.reindex import ReindexRunning
 
 router = APIRouter(prefix="/index", tags=["index"])
 

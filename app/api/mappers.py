@@ -231,6 +231,8 @@ def job_to_public(job: JobRecord) -> JobPublic:
         kind=job.kind,
         status=job.status,
         progress=job.progress,
+        pages_done=job.pages_done,
+        pages_total=job.pages_total,
         document_id=job.document_id,
         filename=job.filename,
         created=job.created,

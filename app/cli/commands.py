@@ -17,13 +17,29 @@ def serve(
     host: Annotated[str | None, typer.Option(help="address to bind (DOCRAG_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="port to bind (DOCRAG_PORT)")] = None,
 ) -> None:
-    """Runs the HTTP API."""
+    """Runs the HTTP API and the web page."""
     import uvicorn
 
+    from app.builders import build_embedder, build_ocr_options
+    from app.main import create_app
+    from ingest.embedding import EmbeddingModelUnavailable, embedding_model_problem
+    from parsers.ocr.engine import OcrUnavailable
+
     settings = Settings()
+    # The model loads before the server starts, so a model that cannot be had stops here in
+    # one paragraph naming the setting, not in a start-up traceback.
+    problem = embedding_model_problem(settings.embedding.model)
+    if problem is not None:
+        typer.secho(f"error: {problem}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    try:
+        build_ocr_options(settings)  # an OCR engine named but not installed stops here too
+        embedder = build_embedder(settings)
+    except (EmbeddingModelUnavailable, OcrUnavailable) as e:
+        typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from e
     uvicorn.run(
-        "app.main:create_app",
-        factory=True,
+        create_app(settings, embedder=embedder),
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level.lower(),
@@ -32,10 +48,15 @@ def serve(
 
 @cli.command()
 def ask(
-    question: Annotated[str, typer.Argument(help="the question")],
-    top_k: Annotated[int | None, typer.Option(help="sources kept for the answer")] = None,
+    question: Annotated[str, typer.Argument(metavar="QUESTION", help="the question")],
+    top_k: Annotated[
+        int | None, typer.Option(metavar="N", help="sources kept for the answer")
+    ] = None,
     document_id: Annotated[
-        list[str] | None, typer.Option("--document-id", help="answer only from this document")
+        list[str] | None,
+        typer.Option(
+            "--document-id", metavar="ID", help="answer only from this document (repeatable)"
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the full answer as JSON")] = False,
 ) -> None:

@@ -16,6 +16,8 @@ cli = typer.Typer(
     help="docrag: answers questions from your own documents, citing file and page.",
     no_args_is_help=True,
     add_completion=False,
+    # Plain Click help: the rich formatter of this Typer shows flags as if they took a <bool>.
+    rich_markup_mode=None,
 )
 
 
@@ -23,11 +25,19 @@ def open_parts(settings: Settings) -> Parts:
     """The index's parts, embedding model included: only for commands that embed."""
     from app.errors import DocragError
     from app.parts import build_parts
+    from ingest.embedding import EmbeddingModelUnavailable
     from ingest.errors import EmbedderMismatch, StoreUnavailable
+    from parsers.ocr.engine import OcrUnavailable
 
     try:
         return build_parts(settings)
-    except (DocragError, EmbedderMismatch, StoreUnavailable) as e:
+    except (
+        DocragError,
+        EmbedderMismatch,
+        StoreUnavailable,
+        EmbeddingModelUnavailable,
+        OcrUnavailable,
+    ) as e:
         typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from e
 

@@ -34,7 +34,10 @@ def _collect(paths: list[Path]) -> list[Path]:
 
 @cli.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="files and folders (searched recursively)")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(metavar="PATH...", help="files and folders (searched recursively)"),
+    ],
     server: Annotated[
         str | None,
         typer.Option(

@@ -54,10 +54,10 @@ def reindex(
     new one (and its model) by themselves.
     """
     from app.errors import DocragError
-    from app.reindexing import ReindexRunning
     from app.reindexing import reindex as run_reindex
     from ingest.catalog import DocumentRecord
     from ingest.errors import EmbedderMismatch, StoreUnavailable
+    from ingest.reindex import ReindexRunning
 
     if server is not None:
         if model is not None:

@@ -7,12 +7,13 @@ are about. What tells is the question's distinctive terms, the words it writes a
 of the retrieved candidates (nor, then, anywhere in the library near the question), the
 documents are about something else.
 
-Each name term weighs its rarity in the library (its idf over the chunks, scaled to 0..1;
-a term found in no chunk weighs 1), times `acronym_weight` when it is written in capitals
-(acronyms such as USD or EBITDA are often the question's own jargon, absent from filings
-that write "$" and "in millions"). A term that names a document of the library (its title
-or file name) weighs 1: the context header puts it into every chunk of that document, which
-makes it common without making it any less distinctive. The question is abstained on when
+Each name term weighs its rarity in the library: 1 for a word in no chunk, 0 for one in
+at least `common_share` of the chunks (a capitalised "Interest" or "Highest" is no name),
+in between by idf; times `acronym_weight` when it is written in capitals (acronyms such as
+USD or EBITDA are often the question's own jargon, absent from filings that write "$" and
+"in millions"). A term that names a document of the library (its title or file name)
+weighs 1: the context header puts it into every chunk of that document, which makes it
+common without making it any less distinctive. The question is abstained on when
 the missing terms' share of the total weight reaches `max_missing_share`. Both numbers are
 calibrated once on the FinanceBench dev split (README, "Abstention"), never per question."""
 
@@ -28,9 +29,10 @@ from app.query.routing import named_terms
 
 
 class TermStatistics(Protocol):
-    """How many chunks of the library hold a term (capped), and how many chunks there are."""
+    """How many chunks of the library hold a word (counted up to `at_most`), and how many
+    chunks there are."""
 
-    def chunk_frequency(self, word: str) -> int: ...
+    def chunk_frequency(self, word: str, at_most: int) -> int: ...
 
     def chunk_count(self) -> int: ...
 
@@ -42,16 +44,15 @@ class SearchableIndex(Protocol):
 
 
 class LexicalTermStatistics:
-    """Chunk frequencies read from the lexical index by searching for the single term: exact
-    up to `cap`; a term in more chunks than that counts as common, which is all the weight
-    needs to know."""
+    """Chunk frequencies read from the lexical index by searching for the single word: exact
+    up to `at_most` (never more than `cap`), which is all the weight needs to know."""
 
-    def __init__(self, lexical: SearchableIndex, *, cap: int = 100) -> None:
+    def __init__(self, lexical: SearchableIndex, *, cap: int = 1000) -> None:
         self._lexical = lexical
         self._cap = cap
 
-    def chunk_frequency(self, word: str) -> int:
-        return len(self._lexical.search(word, self._cap))
+    def chunk_frequency(self, word: str, at_most: int) -> int:
+        return len(self._lexical.search(word, min(at_most, self._cap)))
 
     def chunk_count(self) -> int:
         return self._lexical.size()
@@ -82,41 +83,63 @@ class MissingTermsAbstention:
         tokenize: Callable[[str], list[str]],
         statistics: TermStatistics,
         names_a_document: Callable[[str], bool] = lambda term: False,
+        names_of: Callable[[str], frozenset[str]] = lambda document_id: frozenset(),
         max_missing_share: float = 0.75,
         acronym_weight: float = 0.5,
+        common_share: float = 0.01,
     ) -> None:
         self._tokenize = tokenize
         self._statistics = statistics
         self._names_a_document = names_a_document
+        self._names_of = names_of
         self.max_missing_share = max_missing_share
         self.acronym_weight = acronym_weight
+        self.common_share = common_share
 
     def assess(self, question: str, candidates: Sequence[Hit]) -> Assessment:
         """Which of the question's name terms the candidates lack, and whether that is
         enough to abstain."""
-        named = named_terms(question)
-        if not named:
+        asked = named_terms(question)
+        if not asked:
             return Assessment((), 0.0, False)
         present: set[str] = set()
+        # A candidate holds the names of its own document (title, file name), written on
+        # its page or not.
+        named: set[str] = set()
         for hit in candidates:
-            present.update(self._tokenize(f"{hit.context}\n{hit.text}" if hit.context else hit.text))
+            present.update(
+                self._tokenize(f"{hit.context}\n{hit.text}" if hit.context else hit.text)
+            )
+            named.update(self._names_of(hit.document_id))
         chunks = max(1, self._statistics.chunk_count())
-        ceiling = math.log(1 + (chunks + 0.5) / 0.5)
+        common = max(1, math.ceil(chunks * self.common_share))
         weighted: dict[str, WeightedTerm] = {}
-        for term in named:
+        for term in asked:
             tokens = self._tokenize(term.text)
             if not tokens or term.text in weighted:
                 continue  # a stop word written with a capital ("The")
             if self._names_a_document(term.text):
-                rarity = 1.0
+                weight = 1.0
             else:
-                df = min(self._statistics.chunk_frequency(term.text), chunks)
-                rarity = math.log(1 + (chunks - df + 0.5) / (df + 0.5)) / ceiling
-            weight = rarity * (self.acronym_weight if term.acronym else 1.0)
-            missing = not present.issuperset(tokens)
+                df = self._statistics.chunk_frequency(term.text, at_most=common)
+                weight = rarity(df, chunks, common)
+                weight *= self.acronym_weight if term.acronym else 1.0
+            missing = not present.issuperset(tokens) and term.text.replace(" ", "") not in named
             weighted[term.text] = WeightedTerm(term.text, weight, missing)
         total = sum(t.weight for t in weighted.values())
         if total <= 0:
             return Assessment(tuple(weighted.values()), 0.0, False)
         share = sum(t.weight for t in weighted.values() if t.missing) / total
         return Assessment(tuple(weighted.values()), share, share >= self.max_missing_share)
+
+
+def _idf(df: float, chunks: int) -> float:
+    return math.log(1 + (chunks - df + 0.5) / (df + 0.5))
+
+
+def rarity(df: int, chunks: int, common: int) -> float:
+    """1 for a word in no chunk, 0 for one in `common` chunks or more, in between by idf."""
+    if df >= common:
+        return 0.0
+    top, bottom = _idf(0, chunks), _idf(common, chunks)
+    return max(0.0, min(1.0, (_idf(df, chunks) - bottom) / ((top - bottom) or 1.0)))

@@ -14,6 +14,7 @@ from typing import Literal
 import anyio
 
 from app.errors import ChatModelInvalidJSON
+from app.query.abstention import MissingTermsAbstention
 from app.query.answers import (
     Answer,
     AnswerChoice,
@@ -52,7 +53,6 @@ from app.query.prompting import (
     trim_history,
 )
 from app.query.retrieval import Retriever
-from app.query.abstention import MissingTermsAbstention
 from app.query.selection import SourceSelector
 
 NOT_FOUND_EN = "The documents do not contain an answer to this question."
@@ -114,6 +114,7 @@ class AskService:
                 temperature=0.0,
                 max_tokens=self._condense_max_tokens,
                 model=question.generation.model,
+                thinking=question.generation.thinking,  # a reasoning model's, as configured
             ),
         )
         lines = [line.strip() for line in generation.text.strip().splitlines() if line.strip()]

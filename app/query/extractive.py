@@ -20,7 +20,8 @@ from ingest.embedding import Embedder
 from parsers.layout import is_table_row
 
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？；])\s+|(?<=[。！？；])|\n{2,}")
-_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+_AMOUNT = re.compile(r"[$€£]\s?\d|\d,\d{3}|\d\.\d|\d\s?%|\b\d{2,}\b")
+_FORM_OR_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)|\b(?:10|8)-?[KQ]\b", re.IGNORECASE)
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 _WORDS = re.compile(r"[^\W_]+", re.UNICODE)
 _FIGURE = re.compile(
@@ -71,6 +72,12 @@ def _starts_mid_sentence(text: str) -> bool:
     return bool(head) and (head[0].islower() or head[0] in ",;:)]")
 
 
+def _has_figure(text: str) -> bool:
+    """Holds an amount: a number other than a year or a form's ("10-K")."""
+    stripped = _FORM_OR_YEAR.sub(" ", text)
+    return bool(_AMOUNT.search(stripped))
+
+
 def _bigrams(text: str) -> set[str]:
     compact = re.sub(r"\s+", " ", text.lower())
     return {compact[i : i + 2] for i in range(len(compact) - 1)} - {"  "}
@@ -87,6 +94,7 @@ class _Unit:
     text: str
     row: bool
     period: bool  # the unit or its chunk names an asked year
+    routed: bool  # from a document the question names
 
 
 @dataclass
@@ -106,7 +114,8 @@ class ExtractiveAnswerer:
         if not units:
             return ""
         best = self._ranked(question, units)[: self.max_sentences]
-        return " ".join(f"{u.text} [{u.source}]" for u in best)
+        # One unit per paragraph: a row has no full stop to end its claim for the citations.
+        return "\n\n".join(f"{u.text} [{u.source}]" for u in best)
 
     def _units(self, question: str, hits: Sequence[Hit]) -> list[_Unit]:
         years = set(_YEAR.findall(question))
@@ -115,8 +124,11 @@ class ExtractiveAnswerer:
             chunk_years = set(_YEAR.findall(f"{hit.context or ''}\n{hit.text}"))
             for position, text in enumerate(whole_units(hit.text)):
                 in_period = bool(years & (set(_YEAR.findall(text)) or chunk_years))
-                units.append(_Unit(n, position, text, is_table_row(text), in_period))
-        return units
+                units.append(_Unit(n, position, text, is_table_row(text), in_period, hit.routed))
+        # The documents the question names answer it; the rest of the library only when
+        # none of theirs came through.
+        named = [u for u in units if u.routed]
+        return named or units
 
     def _ranked(self, question: str, units: list[_Unit]) -> list[_Unit]:
         wanted = _terms(question)
@@ -142,7 +154,7 @@ class ExtractiveAnswerer:
             unit = units[i]
             dense = sum(a * b for a, b in zip(query_vector, vector, strict=True))
             score = self.dense_weight * dense + self.lexical_weight * lexical[i]
-            if figure and _NUMBER.search(unit.text) and lexical[i] > 0:
+            if figure and _has_figure(unit.text) and lexical[i] > 0:
                 score += self.figure_bonus * (1.0 if unit.row else 0.5)
                 if unit.period:
                     score += self.period_bonus

@@ -136,18 +136,14 @@ class HybridRetriever:
         route = self._router.route(query, filters) if self._router is not None else None
         if route is None or not route.document_ids:
             return self._retrieve(query, vector, k, filters)
-        routed = self._retrieve(
-            query, vector, k, replace(filters, document_ids=route.document_ids)
-        )
+        routed = self._retrieve(query, vector, k, replace(filters, document_ids=route.document_ids))
         seen = {h.chunk_id for h in routed}
         rest = [h for h in self._retrieve(query, vector, k, filters) if h.chunk_id not in seen]
         # A quarter of the places stay open to the rest, for a reranker to promote.
         head = [replace(h, routed=True) for h in routed[: k - min(k // 4, len(rest))]]
         return head + rest[: k - len(head)]
 
-    def _retrieve(
-        self, query: str, vector: Sequence[float], k: int, filters: Filters
-    ) -> list[Hit]:
+    def _retrieve(self, query: str, vector: Sequence[float], k: int, filters: Filters) -> list[Hit]:
         fetch = k
         hits: list[Hit] = []
         for _ in range(3):

@@ -31,6 +31,12 @@ _GENERIC = frozenset(
     statement statements financial results consolidated dated new""".split()
 )
 _PERIOD_KINDS = frozenset({"10k", "10q", "8k", "q1", "q2", "q3", "q4", "h1", "h2"})
+# Dates and fiscal periods, not names: "FY", "July", "1st".
+_PERIOD_WORDS = frozenset(
+    """fy q h ytd january february march april may june july august september october
+    november december jan feb mar apr jun jul aug sep sept oct nov dec""".split()
+)
+_ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)")
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 # Words as written: letters and digits, with & (S&P) and a possessive 's taken off.
 _WORD = re.compile(r"[^\W_](?:[\w&]*[^\W_])?", re.UNICODE)
@@ -95,10 +101,13 @@ def named_terms(question: str) -> list[NamedTerm]:
     fiscal-period markers and form types are periods, not names."""
     text = _normalise(question)
     found: list[NamedTerm] = []
+    end_of_previous = 0
     for match in _WORD.finditer(text):
         word = match.group(0)
         lower = word.lower()
-        if _YEAR.fullmatch(word) or lower in _PERIOD_KINDS or lower in ("fy", "q", "h"):
+        if _YEAR.fullmatch(word) or lower in _PERIOD_KINDS or lower in _PERIOD_WORDS:
+            continue
+        if _ORDINAL.fullmatch(lower):
             continue
         if word.isdigit() or len(word) < 2:
             continue
@@ -107,7 +116,15 @@ def named_terms(question: str) -> list[NamedTerm]:
         acronym = word.isupper() and sum(c.isalpha() for c in word) >= 2
         capitalised = word[0].isupper() and not _SENTENCE_START.search(text[: match.start()])
         if mixed or acronym or capitalised or (possessive and word[0].isupper()):
-            found.append(NamedTerm(lower, acronym and not mixed))
+            term = NamedTerm(lower, acronym and not mixed)
+            previous = found[-1] if found else None
+            joined = text[end_of_previous : match.start()].strip() == "" if previous else False
+            if previous and joined and not term.acronym and not previous.acronym:
+                # "Best Buy", "Lockheed Martin": one name of several words.
+                found[-1] = NamedTerm(f"{previous.text} {term.text}", False)
+            else:
+                found.append(term)
+            end_of_previous = match.end()
     return found
 
 
@@ -128,6 +145,7 @@ class TitleIndex:
         self._lock = threading.Lock()
         self._documents: list[DocumentNames] = []
         self._frequency: dict[str, int] = {}
+        self._by_id: dict[str, DocumentNames] = {}
         self._count = -1
         self._read_at = -math.inf
 
@@ -142,15 +160,26 @@ class TitleIndex:
                     for name in document.names:
                         frequency[name] = frequency.get(name, 0) + 1
                 self._documents, self._frequency = documents, frequency
+                self._by_id = {d.document_id: d for d in documents}
                 self._count, self._read_at = count, time.monotonic()
         return self._documents, self._frequency
 
+    def names_of(self, document_id: str) -> frozenset[str]:
+        """The name terms of one document (empty when it is not ready or not known)."""
+        self._current()
+        found = self._by_id.get(document_id)
+        return found.names if found is not None else frozenset()
+
     def names_a_document(self, term: str) -> bool:
-        return term in self._current()[1]
+        """The term (a name of one or more words) names a document of the library."""
+        names = self._current()[1]
+        return term in names or term.replace(" ", "") in names
 
     def route(self, question: str, filters: Filters | None = None) -> Route:
         documents, frequency = self._current()
-        allowed = set(filters.document_ids) if filters is not None and filters.document_ids else None
+        allowed = (
+            set(filters.document_ids) if filters is not None and filters.document_ids else None
+        )
         if allowed is not None:
             documents = [d for d in documents if d.document_id in allowed]
         if len(documents) < 2:
@@ -185,7 +214,12 @@ def _frequency_of(key: str, frequency: Mapping[str, int]) -> int:
 def _question_keys(question: str) -> dict[str, bool]:
     """The question's name terms and their two- and three-word runs; value: may match as the
     start of a longer name (an acronym such as "JPM" for JPMORGAN)."""
-    terms = [t for t in named_terms(question) if t.text not in _GENERIC]
+    terms = [
+        NamedTerm(word, t.acronym)
+        for t in named_terms(question)
+        for word in t.text.split()
+        if word not in _GENERIC
+    ]
     keys: dict[str, bool] = {t.text: t.acronym and len(t.text) >= 3 for t in terms}
     words = [t.text for t in terms]
     for n in (2, 3):

@@ -111,18 +111,22 @@ def expand_neighbors(hits: Sequence[Hit], store: ChromaChunkStore, n: int) -> li
             for o in range(h.ordinal + 1, h.ordinal + n + 1)
         ]
         text, pages = h.text, [p for p in (h.page_start, h.page_end) if p is not None]
+        ocr = h.ocr
         for chunk in reversed([c for c in before if c is not None]):
             text = _merge_overlapping(chunk.text, text)
             pages.extend(_pages(chunk))
+            ocr = ocr or bool(chunk.metadata.get("ocr"))
         for chunk in [c for c in after if c is not None]:
             text = _merge_overlapping(text, chunk.text)
             pages.extend(_pages(chunk))
+            ocr = ocr or bool(chunk.metadata.get("ocr"))
         widened.append(
             replace(
                 h,
                 text=text,
                 page_start=min(pages) if pages else None,
                 page_end=max(pages) if pages else None,
+                ocr=ocr,  # part of the widened text was read from a page image
             )
         )
     return widened

@@ -37,7 +37,10 @@ class IndexedChunk:
 class ScoredTokens:
     chunk_id: str
     score: float
-    tokens: tuple[str, ...]
+    terms: str  # the chunk's tokens, each between two spaces of its own: " a  b  c "
+
+    def has(self, token: str) -> bool:
+        return f" {token} " in self.terms
 
 
 def _schema() -> Any:
@@ -168,15 +171,16 @@ class TantivyBM25:
         live, average = self._statistics(searcher)
         idf = {t: self._idf(live, self._live_frequency(searcher, t)) for t in terms}
         weights = Counter(tokens)
+        addresses = [address for _, address in hits]
+        lengths = searcher.fast_field_values("length", addresses)
         scored = []
-        for _, address in hits:
+        for address, length in zip(addresses, lengths, strict=True):
             document = searcher.doc(address)
-            chunk_tokens = tuple(str(document.get_first("terms") or "").split())
-            score = self._score(chunk_tokens, weights, idf, average)
+            # Each token between its own two spaces, so that a count finds repeats side by side.
+            padded = " " + str(document.get_first("terms") or "").replace(" ", "  ") + " "
+            score = self._score(padded, int(length or 0), weights, idf, average)
             if score > 0:
-                scored.append(
-                    ScoredTokens(str(document.get_first("chunk_id")), score, chunk_tokens)
-                )
+                scored.append(ScoredTokens(str(document.get_first("chunk_id")), score, padded))
         scored.sort(key=lambda s: (-s.score, s.chunk_id))
         return scored[:k]
 
@@ -193,16 +197,18 @@ class TantivyBM25:
 
     def _score(
         self,
-        chunk_tokens: Sequence[str],
+        padded: str,
+        length: int,
         weights: Counter[str],
         idf: dict[str, float],
         average: float,
     ) -> float:
-        counts = Counter(chunk_tokens)
-        norm = self.k1 * (1 - self.b + self.b * len(chunk_tokens) / (average or 1.0))
+        # Counting " term " in the padded tokens is the term's frequency: tokens hold no
+        # spaces, and no two tokens share one.
+        norm = self.k1 * (1 - self.b + self.b * length / (average or 1.0))
         score = 0.0
         for term, repeats in weights.items():
-            tf = counts.get(term, 0)
+            tf = padded.count(f" {term} ")
             if tf:
                 score += repeats * idf[term] * tf / (tf + norm)
         return score

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ingest.filters import Filters, facet_terms
-from ingest.lexical.engine import IndexedChunk, TantivyBM25
+from ingest.lexical.engine import IndexedChunk, ScoredTokens, TantivyBM25
 from ingest.lexical.feed import RETENTION_S, ChangeFeed
 from ingest.lexical.tokens import Tokenizer, has_cjk
 from ingest.store import StoredChunk, Where
@@ -94,7 +94,8 @@ class LexicalIndex:
         self._cursor: float | None = None  # feed entries before it are in the index
         self._seen: set[str] = set()  # feed entries at or after cursor - SETTLE_S applied
         self._followed_at = -float("inf")
-        self._tokens: OrderedDict[str, tuple[str, ...]] = OrderedDict()
+        self._found: OrderedDict[str, ScoredTokens] = OrderedDict()  # recent hits' tokens
+        self._cache_lock = threading.Lock()
         self._last_query: tuple[str, frozenset[str]] | None = None
         self._load_state()
 
@@ -161,10 +162,13 @@ class LexicalIndex:
         self._save_state()
         logger.info("lexical index of %s built over %d chunks", self.collection, len(refs))
 
-    def follow(self) -> int:
-        """Applies the feed entries of other processes; returns how many documents changed."""
+    def follow(self, max_age_s: float = 0.0) -> int:
+        """Applies the feed entries of other processes; returns how many documents changed.
+        Does nothing when the feed was read less than `max_age_s` ago."""
         self._ensure_built()
         with self._lock:
+            if time.monotonic() - self._followed_at < max_age_s:
+                return 0  # another thread just did
             assert self._cursor is not None
             polled = self._feed.now()
             changes = self._feed.since(self.collection, self._cursor - SETTLE_S)
@@ -185,7 +189,7 @@ class LexicalIndex:
 
     def _follow_if_due(self) -> None:
         if time.monotonic() - self._followed_at >= self.follow_interval_s:
-            self.follow()
+            self.follow(self.follow_interval_s)
 
     def _sync_document(self, document_id: str) -> None:
         chunks = self._source.get(where={"document_id": document_id})
@@ -240,14 +244,15 @@ class LexicalIndex:
         clauses = filters.facet_clauses() if filters is not None else []
         found = self._engine.search(tokens, k, clauses)
         for hit in found:
-            self._remember(hit.chunk_id, hit.tokens)
+            self._remember(hit)
         return [LexicalHit(h.chunk_id, h.score) for h in found]
 
-    def _remember(self, chunk_id: str, tokens: tuple[str, ...]) -> None:
-        self._tokens[chunk_id] = tokens
-        self._tokens.move_to_end(chunk_id)
-        while len(self._tokens) > _TOKEN_CACHE:
-            self._tokens.popitem(last=False)
+    def _remember(self, hit: ScoredTokens) -> None:
+        with self._cache_lock:
+            self._found[hit.chunk_id] = hit
+            self._found.move_to_end(hit.chunk_id)
+            while len(self._found) > _TOKEN_CACHE:
+                self._found.popitem(last=False)
 
     def term_overlap(self, query: str, text: str, chunk_id: str | None = None) -> float:
         """The share of the question's distinctive terms that the chunk contains (its
@@ -256,9 +261,10 @@ class LexicalIndex:
         wanted = self._distinctive_terms(query)
         if not wanted:
             return 0.0
-        cached = self._tokens.get(chunk_id) if chunk_id is not None else None
-        tokens = cached if cached is not None else self._tokenize(text)
-        return len(wanted.intersection(tokens)) / len(wanted)
+        found = self._found.get(chunk_id) if chunk_id is not None else None
+        if found is not None:
+            return sum(found.has(t) for t in wanted) / len(wanted)
+        return len(wanted.intersection(self._tokenize(text))) / len(wanted)
 
     def _distinctive_terms(self, query: str) -> frozenset[str]:
         # Asked once per hit of the same question: the last question's terms are kept.

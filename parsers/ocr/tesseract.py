@@ -32,8 +32,13 @@ _CJK = (
     r"\uf900-\ufaff\uff00-\uffef"
 )
 # Tesseract's Chinese models put a space between every two characters.
+_CJK_CHAR = re.compile(rf"[{_CJK}]")
 _SPACE_IN_CJK = re.compile(rf"(?<=[{_CJK}])[ \t]+(?=[{_CJK}])")
 _PROGRAM_TIMEOUT_S = 300
+# A page read with several packs whose text is at least this share CJK is read again with the
+# CJK packs alone: with English loaded too, tesseract mistakes rare characters for common ones.
+_CJK_SHARE_TO_REREAD = 0.3
+_CJK_PACKS = ("chi_sim", "chi_tra", "jpn", "kor")
 
 
 def remove_spaces_between_cjk(text: str) -> str:
@@ -91,25 +96,39 @@ class TesseractOcrEngine:
         self.languages = languages
         self.tessdata = tessdata
         self.threads = threads
+        cjk = [lang for lang in packs if lang in _CJK_PACKS]
+        self._cjk_languages = "+".join(cjk) if cjk and len(cjk) < len(packs) else None
         self._api: Any = None
+        self._cjk_api: Any = None
         self._program: str | None = None
 
     def read(self, image: Image) -> str:
         if self._api is None and self._program is None:
             self._start()
-        if self._api is not None:
-            self._api.SetImage(image)
-            text: str = self._api.GetUTF8Text()
-        else:
-            text = self._run_program(image)
+        text = self._read(image, self.languages)
+        if self._cjk_languages is not None and cjk_share(text) >= _CJK_SHARE_TO_REREAD:
+            text = self._read(image, self._cjk_languages)
         return remove_spaces_between_cjk(text)
+
+    def _read(self, image: Image, languages: str) -> str:
+        if self._program is not None:
+            return self._run_program(image, languages)
+        if languages == self.languages:
+            api = self._api
+        else:
+            if self._cjk_api is None:
+                self._cjk_api = self._new_api(languages)
+            api = self._cjk_api
+        api.SetImage(image)
+        text: str = api.GetUTF8Text()
+        return text
 
     def _start(self) -> None:
         # libgomp reads the limit once, when it is loaded by the import below; the program
         # inherits it too. Set, never read: the value is this engine's parameter.
         os.putenv("OMP_THREAD_LIMIT", str(self.threads))
         try:
-            import tesserocr
+            import tesserocr  # noqa: F401  (the in-process backend, when installed)
         except ImportError:
             program = shutil.which("tesseract")
             if program is None:
@@ -120,11 +139,16 @@ class TesseractOcrEngine:
             self._program = program
             return
         _limit_openmp(self.threads)
-        self._api = tesserocr.PyTessBaseAPI(
-            path=f"{self.tessdata}/", lang=self.languages, psm=tesserocr.PSM.AUTO
+        self._api = self._new_api(self.languages)
+
+    def _new_api(self, languages: str) -> Any:
+        import tesserocr
+
+        return tesserocr.PyTessBaseAPI(
+            path=f"{self.tessdata}/", lang=languages, psm=tesserocr.PSM.AUTO
         )
 
-    def _run_program(self, image: Image) -> str:
+    def _run_program(self, image: Image, languages: str) -> str:
         assert self._program is not None
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
@@ -135,7 +159,7 @@ class TesseractOcrEngine:
                     "stdin",
                     "stdout",
                     "-l",
-                    self.languages,
+                    languages,
                     "--tessdata-dir",
                     str(self.tessdata),
                 ],
@@ -152,9 +176,18 @@ class TesseractOcrEngine:
         return done.stdout.decode("utf-8", errors="replace")
 
     def close(self) -> None:
-        if self._api is not None:
-            self._api.End()
-            self._api = None
+        for api in (self._api, self._cjk_api):
+            if api is not None:
+                api.End()
+        self._api = self._cjk_api = None
+
+
+def cjk_share(text: str) -> float:
+    """The share of a text's visible characters that are CJK."""
+    visible = [c for c in text if not c.isspace()]
+    if not visible:
+        return 0.0
+    return sum(1 for c in visible if _CJK_CHAR.match(c)) / len(visible)
 
 
 def _limit_openmp(threads: int) -> None:

@@ -18,8 +18,16 @@ from tests.conftest import free_port, wait_until
 Behaviour = Callable[[BaseHTTPRequestHandler], None]
 
 
-def completion(*contents: str, finish_reason: str = "stop", usage: bool = True) -> bytes:
-    """A chat completion with one choice per content."""
+def completion(
+    *contents: str,
+    finish_reason: str = "stop",
+    usage: bool = True,
+    reasoning: str | None = None,
+    reasoning_field: str = "reasoning_content",
+    reasoning_tokens: int | None = None,
+) -> bytes:
+    """A chat completion with one choice per content; `reasoning` is sent in the field a
+    reasoning model's server uses (DeepSeek's reasoning_content, or `reasoning`)."""
     body: dict[str, Any] = {
         "id": "x",
         "object": "chat.completion",
@@ -34,13 +42,25 @@ def completion(*contents: str, finish_reason: str = "stop", usage: bool = True) 
             for i, c in enumerate(contents)
         ],
     }
+    if reasoning is not None:
+        for choice in body["choices"]:
+            choice["message"][reasoning_field] = reasoning
     if usage:
         body["usage"] = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+        if reasoning_tokens is not None:
+            body["usage"]["completion_tokens_details"] = {"reasoning_tokens": reasoning_tokens}
     return json.dumps(body).encode()
 
 
-def chunk(content: str | None = None, finish_reason: str | None = None, **extra: Any) -> bytes:
-    delta = {"content": content} if content is not None else {}
+def chunk(
+    content: str | None = None,
+    finish_reason: str | None = None,
+    reasoning: str | None = None,
+    **extra: Any,
+) -> bytes:
+    delta: dict[str, Any] = {"content": content} if content is not None else {}
+    if reasoning is not None:
+        delta = {"role": "assistant", "content": None, "reasoning_content": reasoning}
     body = {
         "id": "x",
         "object": "chat.completion.chunk",
@@ -69,10 +89,13 @@ def stream_reply(
     break_after: int | None = None,
     stall_after: int | None = None,
     log: StreamLog | None = None,
+    reasoning: Iterable[str] = (),
 ) -> Behaviour:
     """An SSE chat stream. break_after: drop the connection mid-body after that many pieces
     (the declared length is never reached, so the client sees a broken stream);
-    stall_after: stop sending (and hold the connection) after that many pieces."""
+    stall_after: stop sending (and hold the connection) after that many pieces.
+    reasoning: deltas of `reasoning_content` sent before the content (counted as pieces)."""
+    thinking = [chunk(reasoning=r) for r in reasoning]
     pieces = list(pieces)
 
     def send(handler: BaseHTTPRequestHandler) -> None:
@@ -82,7 +105,7 @@ def stream_reply(
             handler.send_header("content-length", "1000000")
         handler.end_headers()
         try:
-            for i, piece in enumerate(pieces):
+            for i, piece in enumerate([*thinking, *pieces]):
                 if break_after is not None and i == break_after:
                     handler.wfile.flush()
                     return  # the connection closes with the body unfinished
@@ -90,7 +113,7 @@ def stream_reply(
                     handler.wfile.flush()
                     time.sleep(3)
                     return
-                handler.wfile.write(chunk(piece))
+                handler.wfile.write(piece if isinstance(piece, bytes) else chunk(piece))
                 handler.wfile.flush()
                 if log is not None:
                     log.sent += 1

@@ -165,3 +165,89 @@ def test_agent_mode_needs_a_chat_model(client: Any) -> None:
 def test_agent_mode_is_not_streamed(client: Any) -> None:
     response = agent(client, stream=True)
     assert response.status_code == 422 and "mode" in response.json()["error"]["message"]
+
+
+def choose(choice: Any) -> dict[str, Any]:
+    return {"generation": {"tool_choice": choice}}
+
+
+def test_tool_choice_none_answers_without_searching(faked: Any, fake: FakeChatServer) -> None:
+    fake.behaviour = reply(200, completion("I did not search [1]."))
+    body = agent(faked, **choose("none")).json()
+    assert [r["tool_choice"] for r in fake.requests] == ["none"]
+    assert body["steps"] is None and body["sources"] == []
+    assert body["grounded"] is False and body["dropped_citations"] == [1]
+
+
+@pytest.mark.parametrize(
+    ("choice", "sent"),
+    [
+        ("required", "required"),
+        ({"type": "function", "function": {"name": "search_documents"}}, SEARCH),
+    ],
+    ids=["required", "named"],
+)
+def test_tool_choice_forcing_a_search_reaches_the_server(
+    faked: Any, fake: FakeChatServer, choice: Any, sent: Any
+) -> None:
+    fake.behaviour = in_turn(
+        reply(200, tool_calls(("search_documents", {"query": "greenhouse opening"}))),
+        reply(200, completion("March [1].")),
+    )
+    body = agent(faked, **choose(choice)).json()
+    assert [r["tool_choice"] for r in fake.requests] == [sent, "auto"]
+    assert body["answer"] == "March [1]." and body["grounded"] is True
+
+
+def test_tool_choice_auto_lets_the_model_search(faked: Any, fake: FakeChatServer) -> None:
+    fake.behaviour = in_turn(
+        reply(200, tool_calls(("search_documents", {"query": "greenhouse opening"}))),
+        reply(200, completion("March [1].")),
+    )
+    body = agent(faked, **choose("auto")).json()
+    assert [r["tool_choice"] for r in fake.requests] == ["auto", "auto"]
+    assert len(body["steps"]) == 1
+
+
+@pytest.mark.parametrize("choice", ["auto", "required"])
+def test_a_server_ignoring_the_choice_is_asked_again_with_the_tool_named(
+    faked: Any, fake: FakeChatServer, choice: str
+) -> None:
+    fake.behaviour = in_turn(
+        reply(200, completion("I answer without searching.")),  # the choice ignored
+        reply(200, tool_calls(("search_documents", {"query": "greenhouse opening"}))),
+        reply(200, completion("March [1].")),
+    )
+    body = agent(faked, **choose(choice)).json()
+    assert [r["tool_choice"] for r in fake.requests] == [choice, SEARCH, "auto"]
+    assert body["answer"] == "March [1]." and len(body["steps"]) == 1
+
+
+def test_an_unknown_tool_name_is_422(faked: Any, fake: FakeChatServer) -> None:
+    response = agent(faked, **choose({"type": "function", "function": {"name": "web_search"}}))
+    assert response.status_code == 422
+    assert "search_documents" in response.json()["error"]["message"] and fake.requests == []
+
+
+def test_tool_choice_without_agent_mode_is_422(faked: Any) -> None:
+    response = faked.post("/ask", json={"question": QUESTION, **choose("auto")})
+    assert response.status_code == 422 and "mode" in response.json()["error"]["message"]
+
+
+def test_agent_mode_and_tool_choice_through_the_sdk(faked: Any, fake: FakeChatServer) -> None:
+    import openai
+
+    fake.behaviour = in_turn(
+        reply(200, tool_calls(("search_documents", {"query": "greenhouse opening"}))),
+        reply(200, completion("March [1].")),
+    )
+    result = openai.OpenAI(
+        base_url="http://testserver/v1", api_key="x", http_client=faked, max_retries=0
+    ).chat.completions.create(
+        model="docrag-rag",
+        messages=[{"role": "user", "content": QUESTION}],
+        tool_choice="required",
+        extra_body={"docrag": {"mode": "agent"}},
+    )
+    assert fake.requests[0]["tool_choice"] == "required"
+    assert result.choices[0].message.content == "March [1]."

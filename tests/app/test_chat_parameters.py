@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.app.chat_fakes import FakeChatServer, completion, in_turn, reply
+from tests.app.chat_fakes import FakeChatServer, completion, in_turn, reply, sse_events
 from tests.app.test_generation import NOTES, QUESTION, llm_settings
 
 
@@ -58,6 +58,37 @@ class TestRealServer:
     def test_penalties_are_accepted_by_a_real_server(self, real: Any) -> None:
         response = ask(real, presence_penalty=0.5, frequency_penalty=0.5, max_tokens=6)
         assert response.status_code == 200, response.text
+
+    def test_top_k_and_min_p_reach_the_server(self, real: Any) -> None:
+        greedy = ask(real, temperature=0, max_tokens=12).json()["answer"]
+        hot = {"temperature": 2.0, "top_p": 1.0, "max_tokens": 12}
+        sampled = {ask(real, **hot, seed=seed).json()["answer"] for seed in (1, 2, 3)}
+        assert len(sampled) > 1  # at this temperature, seeds alone give different answers
+        # Keeping only the likeliest token (top_k=1, or min_p=1) is greedy at any temperature.
+        for knob in ({"top_k": 1}, {"min_p": 1.0}):
+            for seed in (1, 2):
+                assert ask(real, **hot, **knob, seed=seed).json()["answer"] == greedy, knob
+
+    def test_repetition_penalty_is_accepted_by_a_real_server(self, real: Any) -> None:
+        response = ask(real, repetition_penalty=1.3, max_tokens=6)
+        assert response.status_code == 200, response.text
+
+    def test_prefill_starts_the_answer_and_its_markers_are_checked(self, real: Any) -> None:
+        prefill = "According to source [1], the greenhouse opens in"
+        body = ask(real, prefill=prefill, max_tokens=8, temperature=0).json()
+        assert body["answer"].startswith(prefill)
+        assert len(body["answer"]) > len(prefill)  # the model wrote the rest
+        assert 1 in [c["n"] for c in body["citations"]] and body["grounded"] is True
+        streamed = real.post(
+            "/ask",
+            json={
+                "question": QUESTION,
+                "stream": True,
+                "generation": {"prefill": prefill, "max_tokens": 8, "temperature": 0},
+            },
+        )
+        deltas = [d["text"] for n, d in sse_events(streamed.text) if n == "delta"]
+        assert deltas[0] == prefill and "".join(deltas).startswith(prefill)
 
 
 @pytest.fixture
@@ -213,3 +244,83 @@ def test_429_is_retried_then_mapped(make_client: Any, fake: FakeChatServer) -> N
     fake.behaviour = reply(429, b'{"error": {"message": "slow"}}', {"Retry-After": "0"})
     response = ask(client)
     assert response.status_code == 429 and len(fake.requests) == 2
+
+
+def test_server_specific_sampling_reaches_the_server(faked: Any, fake: FakeChatServer) -> None:
+    fake.behaviour = reply(200, completion("March [1]."))
+    ask(faked, top_k=20, min_p=0.05, repetition_penalty=1.1)
+    sent = fake.requests[-1]
+    assert sent["top_k"] == 20 and sent["min_p"] == 0.05
+    # vLLM, SGLang and LMDeploy read repetition_penalty; llama.cpp reads repeat_penalty.
+    assert sent["repetition_penalty"] == 1.1 and sent["repeat_penalty"] == 1.1
+    ask(faked)
+    assert not {"top_k", "min_p", "repetition_penalty"} & set(fake.requests[-1])
+
+
+def test_server_specific_sampling_through_the_sdk(faked: Any, fake: FakeChatServer) -> None:
+    import openai
+
+    fake.behaviour = reply(200, completion("March [1]."))
+    openai.OpenAI(
+        base_url="http://testserver/v1", api_key="x", http_client=faked, max_retries=0
+    ).chat.completions.create(
+        model="docrag-rag",
+        messages=[{"role": "user", "content": QUESTION}],
+        extra_body={"top_k": 5, "min_p": 0.1, "repetition_penalty": 1.2},
+    )
+    sent = fake.requests[-1]
+    assert (sent["top_k"], sent["min_p"], sent["repeat_penalty"]) == (5, 0.1, 1.2)
+
+
+@pytest.mark.parametrize(
+    ("generation", "field"),
+    [
+        ({"top_k": 0}, "top_k"),
+        ({"top_k": 1.5}, "top_k"),
+        ({"min_p": 1.5}, "min_p"),
+        ({"min_p": -0.1}, "min_p"),
+        ({"repetition_penalty": 0}, "repetition_penalty"),
+        ({"repetition_penalty": 3}, "repetition_penalty"),
+        ({"prefill": ""}, "prefill"),
+        ({"thinking": "maybe"}, "thinking"),
+    ],
+)
+def test_server_specific_ranges_are_validated(
+    client: Any, generation: dict[str, Any], field: str
+) -> None:
+    response = client.post("/ask", json={"question": "q", "generation": generation})
+    assert response.status_code == 422
+    assert field in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("base_url", [None, "https://api.openai.com/v1"])
+@pytest.mark.parametrize(
+    "generation",
+    [{"top_k": 5}, {"min_p": 0.1}, {"repetition_penalty": 1.1}, {"prefill": "It"}],
+)
+def test_the_official_openai_api_refuses_server_specific_knobs(
+    make_client: Any, base_url: str | None, generation: dict[str, Any]
+) -> None:
+    client = make_client(llm={"base_url": base_url, "model": "gpt-4o-mini", "max_retries": 0})
+    client.post("/documents", files=[("files", ("notes.txt", NOTES))])
+    response = ask(client, **generation)
+    assert response.status_code == 422, response.text
+    message = response.json()["error"]["message"]
+    (name,) = generation
+    assert f"generation.{name}" in message and "DOCRAG_LLM__BASE_URL" in message
+
+
+def test_the_official_openai_api_refusal_through_the_sdk(make_client: Any) -> None:
+    import openai
+
+    client = make_client(llm={"model": "gpt-4o-mini", "max_retries": 0})
+    sdk = openai.OpenAI(
+        base_url="http://testserver/v1", api_key="x", http_client=client, max_retries=0
+    )
+    with pytest.raises(openai.UnprocessableEntityError) as caught:
+        sdk.chat.completions.create(
+            model="docrag-rag",
+            messages=[{"role": "user", "content": QUESTION}],
+            extra_body={"top_k": 5},
+        )
+    assert "top_k" in caught.value.message and caught.value.code == "invalid_request"

@@ -97,3 +97,33 @@ def test_serve_starts_a_working_http_server(env: dict[str, str]) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_ingest_fails_when_any_file_fails(env: dict[str, str], tmp_path: Path) -> None:
+    good = tmp_path / "notes.txt"
+    good.write_text("The aurora greenhouse opens in March.", "utf-8")
+    bad = tmp_path / "report.pdf"
+    bad.write_bytes(b"this is not a PDF at all")
+    result = CliRunner().invoke(cli, ["ingest", str(good), str(bad)])
+    assert result.exit_code == 1, result.output  # a script sees the failure
+    assert "1 added" in result.output and "1 failed" in result.output
+    assert "report.pdf" in result.output
+
+
+def test_documents_lists_without_loading_the_embedding_model(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    note = tmp_path / "notes.txt"
+    note.write_text("The aurora greenhouse opens in March.", "utf-8")
+    assert CliRunner().invoke(cli, ["ingest", str(note)]).exit_code == 0
+    # A model that cannot be loaded: listing must not need it.
+    monkeypatch.setenv("DOCRAG_EMBEDDING__MODEL", str(tmp_path / "no-such-model"))
+    listed = CliRunner().invoke(cli, ["documents"])
+    assert listed.exit_code == 0, listed.output
+    assert "notes.txt" in listed.output and "1 document(s)" in listed.output
+
+
+def test_help_shows_flags_as_flags() -> None:
+    text = CliRunner().invoke(cli, ["ask", "--help"], env={"COLUMNS": "120"}).output
+    assert "--json " in text and "<bool>" not in text
+    assert "--document-id ID" in text

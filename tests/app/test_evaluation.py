@@ -259,3 +259,74 @@ def test_eval_command_explains_a_bad_dataset(env: dict[str, str], tmp_path: Path
     result = CliRunner().invoke(cli, ["eval", str(tmp_path / "nowhere")])
     assert result.exit_code == 2
     assert "is not a folder" in result.output
+
+
+# --- document QA with page evidence (`--questions`) ----------------------------------------
+
+
+def write_filings(folder: Path) -> Path:
+    from tests.app.filings import GLOBEX, INITECH, filing_pdf
+
+    folder.mkdir(parents=True)
+    for filing in (GLOBEX, INITECH):
+        (folder / filing.filename).write_bytes(filing_pdf(filing))
+    questions = [
+        ("q-globex-income", "Globex", "What was Globex's net income in fiscal 2021?", [3]),
+        ("q-initech-revenue", "Initech", "What was Initech's total revenue in 2021?", [3]),
+        ("q-initech-business", "Initech", "What software does Initech sell?", [2]),
+    ]
+    lines = [
+        json.dumps(
+            {
+                "id": qid,
+                "company": company,
+                "doc_name": f"{company.upper()}_2021_10K",
+                "question": text,
+                "question_type": "metrics-generated"
+                if "income" in qid or "revenue" in qid
+                else "domain-relevant",
+                "evidence_pages": pages,
+                "answer": "",
+            }
+        )
+        for qid, company, text, pages in questions
+    ]
+    path = folder / "questions.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_docqa_eval_finds_the_evidence_pages_and_abstains_without_the_filing(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    questions = write_filings(tmp_path / "filings")
+    out = tmp_path / "docqa.json"
+    result = CliRunner().invoke(
+        cli,
+        ["eval", str(tmp_path / "filings"), "--questions", str(questions), "--output", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    assert "page@top5" in result.output and "metrics-generated" in result.output
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["library"]["filings"] == ["GLOBEX_2021_10K.pdf", "INITECH_2021_10K.pdf"]
+    by_id = {q["id"]: q for q in report["questions"]}
+    for qid, outcome in by_id.items():
+        assert outcome["evidence_top5"], (qid, outcome["sources"])
+        assert outcome["abstained"] is False, qid
+        # Asked of a library without its filing, the question names a company in no document.
+        assert outcome["abstained_without_filing"] is True, qid
+    assert by_id["q-globex-income"]["evidence_cited"]
+    assert by_id["q-globex-income"]["top5_right_filing"]
+    overall = report["tables"]["docrag"]["all"]
+    assert overall["questions"] == 3 and overall["evidence_top5"] == 1.0
+    assert overall["abstained_without_filing"] == 1.0 and overall["false_abstention"] == 0.0
+    assert set(report["tables"]["docrag"]) == {"all", "metrics-generated", "domain-relevant"}
+
+
+def test_docqa_eval_explains_a_missing_questions_file(env: dict[str, str], tmp_path: Path) -> None:
+    write_filings(tmp_path / "filings")
+    result = CliRunner().invoke(
+        cli, ["eval", str(tmp_path / "filings"), "--questions", str(tmp_path / "none.jsonl")]
+    )
+    assert result.exit_code == 2
+    assert "none.jsonl" in result.output and "not found" in result.output

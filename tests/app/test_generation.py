@@ -167,3 +167,80 @@ def test_request_parameters_reach_the_server_and_bad_markers_are_dropped(
     assert user["content"].rstrip().endswith("Do not list the sources at the end.")
     assert body["answer"] == "It opens in March [1]. Also."
     assert body["grounded"] is True and body["usage"]["total_tokens"] == 15
+
+
+PREFILL = "The greenhouse opens in"
+
+
+@pytest.mark.parametrize(
+    ("mode", "flag"),
+    [("assistant_message", None), ("deepseek_prefix", "prefix"), ("kimi_partial", "partial")],
+)
+def test_prefill_is_sent_the_servers_way_and_starts_the_answer(
+    make_client: Any, fake: FakeChatServer, mode: str, flag: str | None
+) -> None:
+    client = make_client(**llm_settings(fake.url, prefill_mode=mode))
+    client.post("/documents", files=[("files", ("notes.txt", NOTES))])
+    fake.behaviour = reply(200, good_completion(" March [1] [5]."))
+    body = client.post(
+        "/ask", json={"question": QUESTION, "generation": {"prefill": PREFILL}}
+    ).json()
+    sent = fake.requests[-1]
+    last = sent["messages"][-1]
+    assert last["role"] == "assistant" and last["content"] == PREFILL
+    if flag is None:
+        # vLLM and SGLang continue the message only when told to.
+        assert sent["continue_final_message"] is True and sent["add_generation_prompt"] is False
+        assert "prefix" not in last and "partial" not in last
+    else:
+        assert last[flag] is True and "continue_final_message" not in sent
+    assert body["answer"] == "The greenhouse opens in March [1]."
+    assert body["dropped_citations"] == [5] and [c["n"] for c in body["citations"]] == [1]
+
+
+def test_prefill_markers_are_checked_and_an_echo_is_not_doubled(
+    faulty_client: Any, fake: FakeChatServer
+) -> None:
+    prefill = "According to [1] and [6], it opens in"
+    fake.behaviour = reply(200, good_completion(f"{prefill} March."))  # a server that echoes it
+    body = faulty_client.post(
+        "/ask", json={"question": QUESTION, "generation": {"prefill": prefill}}
+    ).json()
+    assert body["answer"] == "According to [1] and, it opens in March."
+    assert body["dropped_citations"] == [6] and body["grounded"] is True
+
+
+@pytest.mark.parametrize(
+    ("host", "mode"),
+    [
+        ("https://api.deepseek.com/beta", "deepseek_prefix"),
+        ("https://api.moonshot.cn/v1", "kimi_partial"),
+        ("http://vllm.internal:8000/v1", "assistant_message"),
+    ],
+)
+def test_the_prefill_mode_follows_the_base_url(make_settings: Any, host: str, mode: str) -> None:
+    settings = make_settings(llm={"base_url": host, "model": "m"})
+    assert settings.llm.resolved_prefill_mode == mode
+    assert settings.llm.is_official_openai is False
+    assert make_settings(llm={"model": "gpt-4o"}).llm.is_official_openai is True
+
+
+def test_prefill_through_the_sdk_as_a_trailing_assistant_message(
+    faulty_client: Any, fake: FakeChatServer
+) -> None:
+    import openai
+
+    fake.behaviour = reply(200, good_completion(" March [1]."))
+    result = openai.OpenAI(
+        base_url="http://testserver/v1", api_key="x", http_client=faulty_client, max_retries=0
+    ).chat.completions.create(
+        model="docrag-rag",
+        messages=[
+            {"role": "user", "content": QUESTION},
+            {"role": "assistant", "content": PREFILL, "prefix": True},  # type: ignore[misc]
+        ],
+    )
+    assert result.choices[0].message.content == "The greenhouse opens in March [1]."
+    sent = fake.requests[-1]["messages"]
+    assert [m["role"] for m in sent] == ["system", "user", "assistant"]
+    assert sent[-1]["content"] == PREFILL

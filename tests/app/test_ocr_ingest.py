@@ -201,3 +201,21 @@ def test_rapidocr_gives_cited_answers_with_the_right_pages(make_client: Any) -> 
         ("How often do tidal gauges record the water level?", 6, "every ten minutes"),
     ):
         assert_cites_page(client, question, page, fact)
+
+
+def test_a_background_job_reports_the_ocr_stage_with_pages_done(client: Any) -> None:
+    import time
+
+    data = scanned_pdf([page_lines(n) for n in range(1, 5)])
+    job = upload(client, "scan.pdf", data, wait="false").json()["jobs"][0]
+    seen: list[tuple[str, int, int]] = []
+    deadline = time.monotonic() + 180
+    while job["status"] not in ("ready", "failed") and time.monotonic() < deadline:
+        time.sleep(0.1)
+        job = client.get(f"/jobs/{job['id']}").json()
+        seen.append((job["status"], job["pages_done"], job["pages_total"]))
+    assert job["status"] == "ready", job
+    ocr = [(done, total) for status, done, total in seen if status == "ocr"]
+    assert ocr, seen  # the slow stage is named while it runs
+    assert all(1 <= done <= total == 4 for done, total in ocr)
+    assert [d for d, _ in ocr] == sorted(d for d, _ in ocr)  # pages only go forward

@@ -213,3 +213,14 @@ def test_a_stream_breaking_mid_way_raises_in_the_sdk(faked: Any, fake: FakeChatS
             received.extend(c.delta.content or "" for c in chunk.choices)
     assert "".join(received) == "It opens "
     assert "broke off" in str(caught.value)
+
+
+def test_errors_have_openais_shape_for_the_sdk(client: Any) -> None:
+    with pytest.raises(openai.NotFoundError) as missing:
+        sdk(client).chat.completions.create(model="gpt-4o", messages=USER)
+    assert missing.value.code == "model_not_found" and missing.value.type == "not_found_error"
+    with pytest.raises(openai.UnprocessableEntityError) as invalid:
+        sdk(client).chat.completions.create(model="docrag-rag", messages=USER, temperature=5)
+    assert invalid.value.param == "temperature" and invalid.value.type == "invalid_request_error"
+    body = client.post("/v1/chat/completions", json={"model": "docrag-rag"}).json()
+    assert set(body["error"]) == {"message", "type", "code", "param"}

@@ -4,7 +4,6 @@ SDK's own exception classes for errors."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -71,7 +70,7 @@ def test_a_file_answers_through_ask_and_chat_completions(
     assert record["metadata"] == {"openai_purpose": "assistants"}
 
 
-def test_documents_uploaded_the_other_way_are_files_too(client: Any, tmp_path: Path) -> None:
+def test_documents_uploaded_the_other_way_are_files_too(client: Any) -> None:
     client.post("/documents", files=[("files", ("notes.txt", b"The pier is 300 metres long."))])
     (listed,) = sdk(client).files.list().data
     assert listed.filename == "notes.txt" and listed.purpose == "user_data"
@@ -85,7 +84,7 @@ def test_the_list_pages_with_the_sdk_cursor(client: Any) -> None:
         )
     first = sdk(client).files.list(limit=2)
     assert len(first.data) == 2 and first.has_more
-    everything = [f.filename for f in sdk(client).files.list(limit=2).auto_paging_iter()]
+    everything = [f.filename for f in sdk(client).files.list(limit=2)]  # follows `after`
     assert sorted(everything) == ["n0.txt", "n1.txt", "n2.txt"]
 
 

@@ -83,7 +83,7 @@ def test_cli_reports_the_mismatch_instead_of_a_traceback(
     client = store_module.connect(path=settings.chroma_dir)
     collection = client.get_collection("docrag_chunks")
     collection.modify(metadata={"docrag_embedder": "another:768"})
-    result = CliRunner().invoke(cli, ["documents"])
+    result = CliRunner().invoke(cli, ["ask", "When does the greenhouse open?"])
     assert result.exit_code == 2
     assert "DOCRAG_EMBEDDING__MODEL" in result.output and "Traceback" not in result.output
 

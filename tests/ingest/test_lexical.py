@@ -50,6 +50,30 @@ def test_reciprocal_rank_fusion() -> None:
     assert [i for i, _ in only_first] == ["a"]
 
 
+def test_scores_are_those_of_bm25s_over_the_same_chunks() -> None:
+    """docrag's BM25 before the incremental index was bm25s; its k1 and b still hold."""
+    import bm25s
+    import numpy as np
+
+    from ingest.lexical.engine import IndexedChunk, TantivyBM25
+
+    tokenize = Tokenizer()
+    corpus = [tokenize(t) for t in scifact_passages(300)]
+    corpus.append(["pump"] * 3 + ["valv"])  # a word repeated side by side
+    reference = bm25s.BM25(k1=0.9, b=0.4)
+    reference.index(corpus, show_progress=False)
+    engine = TantivyBM25(None, k1=0.9, b=0.4)
+    engine.add([IndexedChunk(str(i), str(i), c, []) for i, c in enumerate(corpus)])
+    engine.commit()
+    for query in ["cancer cell growth", "vitamin D deficiency in children", "pump valve"]:
+        tokens = [t for t in tokenize(query) if t in reference.vocab_dict]
+        scores = reference.get_scores(tokens)
+        best = [i for i in np.argsort(-scores)[:10] if scores[i] > 0]
+        found = engine.search(tokens, 10, [])
+        assert [h.chunk_id for h in found] == [str(i) for i in best]
+        assert [h.score for h in found] == pytest.approx([float(scores[i]) for i in best], rel=1e-5)
+
+
 def scifact_passages(n: int) -> list[str]:
     texts = []
     with gzip.open(SCIFACT, "rt", encoding="utf-8") as f:

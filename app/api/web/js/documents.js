@@ -4,7 +4,7 @@ import { getJSON, request } from "./api.js";
 import { formatSize, onLanguageChange, t } from "./i18n.js";
 
 const PAGE = 200;
-const UNFINISHED = new Set(["queued", "parsing", "embedding", "pending"]);
+const UNFINISHED = new Set(["queued", "parsing", "ocr", "embedding", "pending"]);
 
 function cell(text, label) {
   const td = document.createElement("td");

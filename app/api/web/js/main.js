@@ -3,7 +3,7 @@
 import { health, onUnauthorized, storedKey, storeKey } from "./api.js";
 import { startChat } from "./chat.js";
 import { startLibrary } from "./documents.js";
-import { applyLanguage, language, setLanguage } from "./i18n.js";
+import { applyLanguage, language, setLanguage, t } from "./i18n.js";
 import { startUploads } from "./upload.js";
 
 const keyDialog = document.getElementById("key-dialog");
@@ -48,7 +48,7 @@ async function start() {
     const status = await health();
     if (status.auth && !storedKey()) await askForKey("missing");
   } catch {
-    document.getElementById("announcer").textContent = "";
+    document.getElementById("announcer").textContent = t("networkError");
   }
   const library = startLibrary();
   startUploads({ onChange: () => library.refresh() });

@@ -1,0 +1,107 @@
+"""Questions about named documents, through HTTP on real PDFs: routing to the filing a
+question names, abstention when the named company is in no document, and extractive answers
+that lead with the asked table row."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from app.query.routing import named_terms
+from tests.app.chat_fakes import FakeChatServer
+from tests.app.filings import GLOBEX, INITECH, filing_pdf
+
+
+def upload_filings(client: Any) -> None:
+    for filing in (GLOBEX, INITECH):
+        response = client.post(
+            "/documents", files=[("files", (filing.filename, filing_pdf(filing)))]
+        )
+        assert response.status_code in (200, 201), response.text
+
+
+def ask(client: Any, question: str, **extra: Any) -> dict[str, Any]:
+    response = client.post("/ask", json={"question": question, **extra})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.fixture
+def library(client: Any) -> Any:
+    upload_filings(client)
+    return client
+
+
+def test_names_are_read_as_written() -> None:
+    terms = [t.text for t in named_terms("What was Best Buy's revenue in FY2021 (in USD)?")]
+    assert terms == ["best buy", "usd"]  # the year is a period, not a name
+    assert [t.text for t in named_terms("Costco's net income")] == ["costco"]
+    assert named_terms("what was the net income in 2021?") == []
+
+
+def test_a_question_naming_a_company_is_answered_from_its_filing(library: Any) -> None:
+    body = ask(library, "What was Initech's total revenue in 2021?", top_k=2)
+    assert body["grounded"]
+    assert {s["filename"] for s in body["sources"]} == {INITECH.filename}
+
+
+def test_a_year_narrows_a_company_to_that_filing(client: Any) -> None:
+    earlier = replace(GLOBEX, year=2020, net_income=("4,002", "3,659", "3,120"))
+    upload_filings(client)
+    response = client.post("/documents", files=[("files", (earlier.filename, filing_pdf(earlier)))])
+    assert response.status_code in (200, 201), response.text
+    body = ask(client, "What was Globex's net income in FY2020?", top_k=3)
+    assert {s["filename"] for s in body["sources"]} == {earlier.filename}
+    later = ask(client, "What was Globex's net income in FY2021?", top_k=3)
+    assert {s["filename"] for s in later["sources"]} == {GLOBEX.filename}
+
+
+def test_a_question_naming_no_document_searches_every_filing(library: Any) -> None:
+    body = ask(library, "Which company makes pumps and which writes payroll software?", top_k=6)
+    assert {s["filename"] for s in body["sources"]} == {GLOBEX.filename, INITECH.filename}
+
+
+def test_a_company_in_no_document_is_not_answered(library: Any) -> None:
+    for question in ("What was Tesla's revenue in 2021?", "What is Apple's CEO's name?"):
+        body = ask(library, question)
+        assert body["grounded"] is False, question
+        assert body["citations"] == []
+        assert body["answer"] == "The documents do not contain an answer to this question."
+
+
+def test_abstaining_never_calls_the_chat_model(make_client: Any, fake: FakeChatServer) -> None:
+    client = make_client(llm={"base_url": fake.url, "model": "m", "api_key": "k"})
+    upload_filings(client)
+    body = ask(client, "How much did Tesla spend on research in 2021?")
+    assert body["grounded"] is False
+    assert fake.requests == []
+
+
+def test_abstention_can_be_switched_off(make_client: Any) -> None:
+    client = make_client(retrieval={"abstain_missing_share": 1.0})
+    upload_filings(client)
+    body = ask(client, "What was Tesla's net income in 2021?")
+    assert body["grounded"] is True  # the old behaviour: some filing's net income
+
+
+def test_an_extractive_figure_answer_leads_with_the_asked_row(library: Any) -> None:
+    body = ask(library, "What was Globex's net income in fiscal 2021?")
+    assert body["grounded"]
+    first, rest = body["answer"].split(" [", 1)  # the lead unit and its marker
+    assert first.startswith("Net income") and "5,007" in first
+    lead = next(c for c in body["citations"] if c["n"] == int(rest.split("]")[0]))
+    assert lead["filename"] == GLOBEX.filename and lead["page"] == 3
+    assert first in lead["text"]
+    assert lead["quote"] in body["answer"]  # the quote is one of the answer's rows
+    # Short: at most three sentences or rows, each cited.
+    assert 1 <= body["answer"].count("[") <= 3
+
+
+def test_extractive_quotes_start_at_a_sentence(library: Any) -> None:
+    body = ask(library, "What does Globex make and where are its plants?", top_k=5)
+    assert body["grounded"]
+    for citation in body["citations"]:
+        quote = citation["quote"]
+        assert quote and (quote[0].isupper() or quote[0].isdigit()), quote
