@@ -23,7 +23,6 @@ import gzip
 import json
 import os
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -268,7 +267,9 @@ def serve_once(root: Path, host: str | None, port: int) -> None:
     start_s = time.perf_counter() - start
     for q in questions()[:50]:
         library.retriever.retrieve(q, K)
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # The peak of this process's own memory: ru_maxrss would carry the parent's over exec.
+    status = Path("/proc/self/status").read_text().splitlines()
+    rss_mb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
     print(json.dumps({"start_s": round(start_s, 2), "rss_mb": round(rss_mb, 1)}))
 
 

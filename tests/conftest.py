@@ -179,7 +179,7 @@ def llm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         [
             sys.executable,
             "-m",
-            "llama_cpp.server",
+            "tests.llama_server",  # llama_cpp.server, with AMX buffers off (see there)
             "--model",
             str(model),
             "--model_alias",
@@ -197,6 +197,7 @@ def llm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
+        cwd=FILES.parent.parent,  # the launcher is tests/llama_server.py
     )
     base_url = f"http://127.0.0.1:{port}/v1"
     try:

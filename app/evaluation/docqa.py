@@ -196,7 +196,7 @@ def _ask(parts: Any, question: DocQuestion, ids: dict[str, str], without: bool) 
         hits = parts.retriever.retrieve(question.question, parts.settings.retrieval.candidates)
         assessment = service.abstention.assess(question.question, hits)
         detail["missing_share"] = round(assessment.missing_share, 3)
-        detail["missing_terms"] = assessment.missing
+        detail["terms"] = [[t.text, round(t.weight, 3), t.missing] for t in assessment.terms]
         if without and abstained_without is not None:
             others = tuple(i for name, i in ids.items() if name != question.filename)
             hits = parts.retriever.retrieve(
@@ -206,6 +206,9 @@ def _ask(parts: Any, question: DocQuestion, ids: dict[str, str], without: bool) 
             )
             elsewhere_assessment = service.abstention.assess(question.question, hits)
             detail["missing_share_without_filing"] = round(elsewhere_assessment.missing_share, 3)
+            detail["terms_without_filing"] = [
+                [t.text, round(t.weight, 3), t.missing] for t in elsewhere_assessment.terms
+            ]
     return Outcome(
         question=question,
         top5_evidence=evidence_found(question, sources),

