@@ -11,8 +11,18 @@ from parsers.ocr.engine import OcrUnavailable
 
 
 class DocragError(Exception):
+    """An error a user can act on. A subclass names its HTTP status and stable code in its
+    class line: `class FileTooLarge(DocragError, status=413, code="file_too_large")`."""
+
     status_code = 400
     code = "bad_request"
+
+    def __init_subclass__(cls, *, status: int | None = None, code: str | None = None) -> None:
+        super().__init_subclass__()
+        if status is not None:
+            cls.status_code = status
+        if code is not None:
+            cls.code = code
 
     def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
@@ -20,76 +30,61 @@ class DocragError(Exception):
         self.headers = headers or {}
 
 
-class InvalidRequest(DocragError):
-    status_code = 422
-    code = "invalid_request"
+class InvalidRequest(DocragError, status=422, code="invalid_request"):
+    """A request field is wrong; the message names the field and what it accepts."""
 
 
-class FileTooLarge(DocragError):
-    status_code = 413
-    code = "file_too_large"
+class FileTooLarge(DocragError, status=413, code="file_too_large"):
+    """An upload over DOCRAG_LIMITS__MAX_UPLOAD_MB, refused before it is read whole."""
 
 
-class DocumentNotFound(DocragError):
-    status_code = 404
-    code = "document_not_found"
-
+class DocumentNotFound(DocragError, status=404, code="document_not_found"):
     def __init__(self, document_id: str) -> None:
         super().__init__(
             f"no document with id {document_id!r}; GET /documents lists the stored documents"
         )
 
 
-class JobNotFound(DocragError):
-    status_code = 404
-    code = "job_not_found"
-
+class JobNotFound(DocragError, status=404, code="job_not_found"):
     def __init__(self, job_id: str) -> None:
         super().__init__(f"no job with id {job_id!r}; finished jobs are kept for 7 days")
 
 
-class ReindexConflict(DocragError):
-    status_code = 409
-    code = "reindex_running"
+class ReindexConflict(DocragError, status=409, code="reindex_running"):
+    """Another reindex of the same collections holds the lease."""
 
 
-class Unauthorized(DocragError):
-    status_code = 401
-    code = "unauthorized"
+class Unauthorized(DocragError, status=401, code="unauthorized"):
+    """API keys are configured and the request has none, or a wrong one."""
 
 
-class ChatModelUnavailable(DocragError):
-    status_code = 503
-    code = "chat_model_unavailable"
+# The chat model's failures, as its server reported them (app/query/chat_errors.py).
+class ChatModelUnavailable(DocragError, status=503, code="chat_model_unavailable"):
+    """The chat server cannot be reached: not running, or a wrong DOCRAG_LLM__BASE_URL."""
 
 
-class ChatModelTimeout(DocragError):
-    status_code = 504
-    code = "chat_model_timeout"
+class ChatModelTimeout(DocragError, status=504, code="chat_model_timeout"):
+    """No answer within DOCRAG_LLM__TIMEOUT_S, or a stream that stopped in the middle."""
 
 
-class ChatModelRateLimited(DocragError):
-    status_code = 429
-    code = "chat_model_rate_limited"
+class ChatModelRateLimited(DocragError, status=429, code="chat_model_rate_limited"):
+    """The chat server is rate-limiting; its Retry-After is passed on."""
 
 
-class ChatModelError(DocragError):
-    status_code = 502
-    code = "chat_model_error"
+class ChatModelError(DocragError, status=502, code="chat_model_error"):
+    """The chat server refused the request or sent a reply docrag could not read."""
 
 
-class ModelNotFound(DocragError):
-    status_code = 404
-    code = "model_not_found"
+class ChatModelInvalidJSON(ChatModelError, code="chat_model_invalid_json"):
+    """JSON mode was asked for and the reply is not the JSON object the prompt describes."""
 
 
-class ChatModelInvalidJSON(ChatModelError):
-    code = "chat_model_invalid_json"
+class ModelNotFound(DocragError, status=404, code="model_not_found"):
+    """/v1 was asked for a model other than docrag-rag."""
 
 
-class ToolsNotSupported(DocragError):
-    status_code = 400
-    code = "tools_not_supported"
+class ToolsNotSupported(DocragError, status=400, code="tools_not_supported"):
+    """Agent mode needs a chat model that can call tools."""
 
 
 class LowerLayerError(DocragError):

@@ -57,7 +57,7 @@ def parse_upload_metadata(raw: str | None) -> dict[str, MetadataValue]:
     return value
 
 
-def _read_limited(upload: UploadFile, limit: int, limit_mb: float) -> bytes:
+def read_limited(upload: UploadFile, limit: int, limit_mb: float) -> bytes:
     """Reads at most `limit` bytes; a larger file is refused without reading it all."""
     parts, size = [], 0
     while block := upload.file.read(_READ_BLOCK):
@@ -121,7 +121,7 @@ def upload_documents(
     for upload in files:
         filename = safe_filename(upload.filename)
         try:
-            data = _read_limited(upload, limits.max_upload_bytes, limits.max_upload_mb)
+            data = read_limited(upload, limits.max_upload_bytes, limits.max_upload_mb)
             if not wait:
                 jobs.append(job_to_public(background.submit(data, filename, user_metadata)))
                 continue
@@ -182,7 +182,7 @@ def replace_document(
     new one is completely stored, then only the new one: never a mix of the two."""
     limits = settings.limits
     filename = safe_filename(file.filename)
-    data = _read_limited(file, limits.max_upload_bytes, limits.max_upload_mb)
+    data = read_limited(file, limits.max_upload_bytes, limits.max_upload_mb)
     new_metadata = parse_upload_metadata(metadata) if metadata is not None else None
     try:
         if not wait:

@@ -7,6 +7,19 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+_TOP_K = (
+    "sample from the k likeliest tokens (vLLM, SGLang, LMDeploy, llama.cpp, Ollama, DashScope; "
+    "refused for the OpenAI API)"
+)
+_MIN_P = (
+    "drop tokens less likely than min_p times the likeliest (vLLM, SGLang, LMDeploy, "
+    "llama.cpp, Ollama; refused for the OpenAI API)"
+)
+_REPETITION = (
+    "above 1 discourages repeating tokens (vLLM, SGLang, LMDeploy, DashScope; llama.cpp's "
+    "repeat_penalty; refused for the OpenAI API)"
+)
+
 
 class ResponseFormat(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -39,27 +52,9 @@ class SamplingRequest(BaseModel):
         description='{"type": "json_object"}: the answer is a JSON object '
         '{"answer": "... [n] ...", "citations": [n, ...]}',
     )
-    top_k: int | None = Field(
-        None,
-        ge=1,
-        le=1000,
-        description="sample from the k likeliest tokens (vLLM, SGLang, LMDeploy, llama.cpp, "
-        "Ollama, DashScope; refused for the OpenAI API)",
-    )
-    min_p: float | None = Field(
-        None,
-        ge=0.0,
-        le=1.0,
-        description="drop tokens less likely than min_p times the likeliest (vLLM, SGLang, "
-        "LMDeploy, llama.cpp, Ollama; refused for the OpenAI API)",
-    )
-    repetition_penalty: float | None = Field(
-        None,
-        gt=0.0,
-        le=2.0,
-        description="above 1 discourages repeating tokens (vLLM, SGLang, LMDeploy, DashScope; "
-        "llama.cpp's repeat_penalty; refused for the OpenAI API)",
-    )
+    top_k: int | None = Field(None, ge=1, le=1000, description=_TOP_K)
+    min_p: float | None = Field(None, ge=0.0, le=1.0, description=_MIN_P)
+    repetition_penalty: float | None = Field(None, gt=0.0, le=2.0, description=_REPETITION)
 
     @field_validator("stop")
     @classmethod

@@ -17,18 +17,7 @@ router = APIRouter(prefix="/index", tags=["index"])
 
 
 def _public(status: ReindexStatus) -> ReindexPublic:
-    return ReindexPublic(
-        status=status.status,
-        model=status.model,
-        started_at=status.started_at,
-        finished_at=status.finished_at,
-        documents_total=status.documents_total,
-        documents_done=status.documents_done,
-        chunks=status.chunks,
-        collection=status.collection,
-        failed=dict(status.failed),
-        error=status.error,
-    )
+    return ReindexPublic.model_validate(status, from_attributes=True)
 
 
 @router.get("", response_model=IndexPublic)

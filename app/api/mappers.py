@@ -3,6 +3,9 @@ The routers, the CLI and the MCP server all use these."""
 
 from __future__ import annotations
 
+from dataclasses import fields
+from typing import Any
+
 from app.api.schemas import (
     AgentStepPublic,
     AskRequest,
@@ -134,19 +137,7 @@ def to_generation_params(
 
 
 def to_citation(c: Citation) -> CitationPublic:
-    return CitationPublic(
-        n=c.n,
-        document_id=c.document_id,
-        filename=c.filename,
-        page=c.page,
-        page_end=c.page_end,
-        heading=c.heading,
-        text=c.text,
-        score=c.score,
-        rerank_score=c.rerank_score,
-        quote=c.quote,
-        ocr=c.ocr,
-    )
+    return CitationPublic.model_validate(c, from_attributes=True)
 
 
 def to_usage(usage: Usage | None) -> UsagePublic | None:
@@ -203,44 +194,28 @@ def to_response(answer: Answer, *, include_reasoning: bool = False) -> AskRespon
     )
 
 
+def _failure(status: str, code: str | None, message: str | None) -> ErrorDetail | None:
+    if status != "failed":
+        return None
+    return ErrorDetail(code=code or "ingest_failed", message=message or "")
+
+
+def _fields_of(record: Any) -> dict[str, Any]:
+    """A dataclass's fields by name (shallow: a metadata mapping stays as it is)."""
+    return {f.name: getattr(record, f.name) for f in fields(record)}
+
+
 def to_public(record: DocumentRecord) -> DocumentPublic:
-    return DocumentPublic(
-        id=record.id,
-        filename=record.filename,
-        media_type=record.media_type,
-        size_bytes=record.size_bytes,
-        sha256=record.sha256,
-        pages=record.pages,
-        chunks=record.chunks,
-        status=record.status,
-        progress=record.progress,
-        error=(
-            ErrorDetail(code=record.error_code or "ingest_failed", message=record.error or "")
-            if record.status == "failed"
-            else None
-        ),
-        title=record.title,
-        metadata=dict(record.metadata),
-        created_at=record.created_at,
+    return DocumentPublic.model_validate(
+        {
+            **_fields_of(record),
+            "error": _failure(record.status, record.error_code, record.error),
+            "metadata": dict(record.metadata),
+        }
     )
 
 
 def job_to_public(job: JobRecord) -> JobPublic:
-    return JobPublic(
-        id=job.id,
-        kind=job.kind,
-        status=job.status,
-        progress=job.progress,
-        pages_done=job.pages_done,
-        pages_total=job.pages_total,
-        document_id=job.document_id,
-        filename=job.filename,
-        created=job.created,
-        error=(
-            ErrorDetail(code=job.error_code or "ingest_failed", message=job.error or "")
-            if job.status == "failed"
-            else None
-        ),
-        created_at=job.created_at,
-        updated_at=job.updated_at,
+    return JobPublic.model_validate(
+        {**_fields_of(job), "error": _failure(job.status, job.error_code, job.error)}
     )

@@ -12,7 +12,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from app.api.deps import CatalogDep, PipelineDep, SettingsDep
-from app.api.documents import _read_limited
+from app.api.documents import read_limited
 from app.api.openai_errors import OpenAIErrorRoute
 from app.errors import DocumentNotFound, InvalidRequest, as_docrag_error
 from ingest.catalog import UNFINISHED, DocumentCatalog, DocumentRecord
@@ -101,7 +101,7 @@ def create_file(
             f"purpose: {purpose!r} is not accepted here; use one of {', '.join(PURPOSES)}"
         )
     limits = settings.limits
-    data = _read_limited(file, limits.max_upload_bytes, limits.max_upload_mb)
+    data = read_limited(file, limits.max_upload_bytes, limits.max_upload_mb)
     filename = safe_filename(file.filename)
     try:
         result = pipeline.ingest(data, filename, metadata={PURPOSE_KEY: purpose})

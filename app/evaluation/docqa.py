@@ -68,6 +68,7 @@ class DocQAReport:
                     "top5_right_filing": o.top5_all_right_filing,
                     "abstained": o.abstained,
                     "abstained_without_filing": o.abstained_without_filing,
+                    "abstained_without_company": o.abstained_without_company,
                     "latency_ms": o.latency_ms,
                     **o.detail,
                 }
@@ -180,13 +181,16 @@ def _ask(parts: Any, question: DocQuestion, ids: dict[str, str], without: bool) 
     latency = (time.perf_counter() - started) * 1000
     sources = _pages(answer.sources)
     abstained_without: bool | None = None
+    abstained_without_company: bool | None = None
     if without:
         others = tuple(i for name, i in ids.items() if name != question.filename)
-        if others:
-            elsewhere = service.ask(
-                Question(text=question.question, top_k=TOP_K, filters=Filters(document_ids=others))
-            )
-            abstained_without = not elsewhere.grounded
+        abstained_without = _abstains(service, question, others)
+        # The company's other filings left out too: a company the library does not hold.
+        prefix = question.filename.split("_")[0] + "_"
+        strangers = tuple(i for name, i in ids.items() if not name.startswith(prefix))
+        abstained_without_company = (
+            abstained_without if strangers == others else _abstains(service, question, strangers)
+        )
     detail: dict[str, object] = {
         "answer": answer.answer[:400],
         "sources": [f"{s.filename} p{s.page}" for s in sources],
@@ -206,6 +210,17 @@ def _ask(parts: Any, question: DocQuestion, ids: dict[str, str], without: bool) 
             )
             elsewhere_assessment = service.abstention.assess(question.question, hits)
             detail["missing_share_without_filing"] = round(elsewhere_assessment.missing_share, 3)
+            prefix = question.filename.split("_")[0] + "_"
+            strangers = tuple(i for name, i in ids.items() if not name.startswith(prefix))
+            if strangers:
+                hits = parts.retriever.retrieve(
+                    question.question,
+                    parts.settings.retrieval.candidates,
+                    Filters(document_ids=strangers),
+                )
+                detail["missing_share_without_company"] = round(
+                    service.abstention.assess(question.question, hits).missing_share, 3
+                )
             detail["terms_without_filing"] = [
                 [t.text, round(t.weight, 3), t.missing] for t in elsewhere_assessment.terms
             ]
@@ -217,8 +232,18 @@ def _ask(parts: Any, question: DocQuestion, ids: dict[str, str], without: bool) 
         cited_evidence=evidence_found(question, _pages(answer.citations)),
         abstained=not answer.grounded,
         abstained_without_filing=abstained_without,
+        abstained_without_company=abstained_without_company,
         detail=detail,
     )
+
+
+def _abstains(service: Any, question: DocQuestion, allowed: tuple[str, ...]) -> bool | None:
+    if not allowed:
+        return None
+    answer = service.ask(
+        Question(text=question.question, top_k=TOP_K, filters=Filters(document_ids=allowed))
+    )
+    return not answer.grounded
 
 
 def format_docqa(report: DocQAReport) -> str:

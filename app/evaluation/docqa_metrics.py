@@ -115,6 +115,7 @@ class Outcome:
     cited_evidence: bool | None = None  # None: the pipeline does not cite
     abstained: bool | None = None  # on the library holding the filing
     abstained_without_filing: bool | None = None  # the same question, its filing left out
+    abstained_without_company: bool | None = None  # ... and the company's other filings
     detail: dict[str, object] = field(default_factory=dict)
 
 
@@ -137,6 +138,7 @@ def summarize(outcomes: Sequence[Outcome]) -> dict[str, dict[str, float | None]]
             "evidence_cited": _share([o.cited_evidence for o in group]),
             "top5_right_filing": _share([o.top5_all_right_filing for o in group]),
             "abstained_without_filing": _share([o.abstained_without_filing for o in group]),
+            "abstained_without_company": _share([o.abstained_without_company for o in group]),
             "false_abstention": _share([o.abstained for o in group]),
             "latency_p50_ms": percentile(latencies, 50) if latencies else None,
             "latency_p95_ms": percentile(latencies, 95) if latencies else None,
@@ -149,6 +151,7 @@ _COLUMNS = (
     ("evidence_cited", "page@cited"),
     ("top5_right_filing", "top5 filing"),
     ("abstained_without_filing", "abstain(no filing)"),
+    ("abstained_without_company", "abstain(no company)"),
     ("false_abstention", "false abstain"),
     ("latency_p50_ms", "p50 ms"),
     ("latency_p95_ms", "p95 ms"),

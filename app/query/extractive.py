@@ -20,7 +20,7 @@ from ingest.embedding import Embedder
 from parsers.layout import is_table_row
 
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？；])\s+|(?<=[。！？；])|\n{2,}")
-_AMOUNT = re.compile(r"[$€£]\s?\d|\d,\d{3}|\d\.\d|\d\s?%|\b\d{2,}\b")
+_AMOUNT = re.compile(r"[$€£]\s?\d|\d,\d{3}|\d\.\d|\d\s?%|\b\d{3,}\b")
 _FORM_OR_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)|\b(?:10|8)-?[KQ]\b", re.IGNORECASE)
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 _WORDS = re.compile(r"[^\W_]+", re.UNICODE)
@@ -59,12 +59,10 @@ def split_sentences(text: str) -> list[str]:
 
 
 def whole_units(text: str) -> list[str]:
-    """The sentences and rows of a chunk that can be quoted: a chunk that starts in the middle
-    of a sentence (its overlap with the previous chunk) loses that fragment."""
-    units = split_sentences(text)
-    if units and not is_table_row(units[0]) and _starts_mid_sentence(text):
-        units = units[1:]
-    return units
+    """The sentences and rows of a chunk that can be quoted: a fragment that starts in the
+    middle of a sentence (a chunk's overlap with the one before, or prose broken by a page
+    or a table) is left out."""
+    return [u for u in split_sentences(text) if is_table_row(u) or not _starts_mid_sentence(u)]
 
 
 def _starts_mid_sentence(text: str) -> bool:
@@ -76,6 +74,13 @@ def _has_figure(text: str) -> bool:
     """Holds an amount: a number other than a year or a form's ("10-K")."""
     stripped = _FORM_OR_YEAR.sub(" ", text)
     return bool(_AMOUNT.search(stripped))
+
+
+def _word_pairs(text: str) -> set[tuple[str, str]]:
+    """Adjacent content words ("net income"), so a line item named as the question names it
+    beats one that holds the same words apart."""
+    words = [w for w in (m.lower() for m in _WORDS.findall(text)) if w not in _STOP]
+    return set(zip(words, words[1:], strict=False))
 
 
 def _bigrams(text: str) -> set[str]:
@@ -95,6 +100,7 @@ class _Unit:
     row: bool
     period: bool  # the unit or its chunk names an asked year
     routed: bool  # from a document the question names
+    caption: str = ""  # for a row: the prose line before its table ("Net sales are as follows")
 
 
 @dataclass
@@ -122,9 +128,15 @@ class ExtractiveAnswerer:
         units: list[_Unit] = []
         for n, hit in enumerate(hits, start=1):
             chunk_years = set(_YEAR.findall(f"{hit.context or ''}\n{hit.text}"))
+            caption = hit.heading or ""
             for position, text in enumerate(whole_units(hit.text)):
                 in_period = bool(years & (set(_YEAR.findall(text)) or chunk_years))
-                units.append(_Unit(n, position, text, is_table_row(text), in_period, hit.routed))
+                row = is_table_row(text)
+                units.append(
+                    _Unit(n, position, text, row, in_period, hit.routed, caption if row else "")
+                )
+                if not row:
+                    caption = text
         # The documents the question names answer it; the rest of the library only when
         # none of theirs came through.
         named = [u for u in units if u.routed]
@@ -137,12 +149,20 @@ class ExtractiveAnswerer:
         weight = {t: math.log(1 + len(units) / (1 + f)) for t, f in frequency.items()}
         total = sum(weight.values()) or 1.0
         grams = _bigrams(question)
-        lexical = []
+        pairs = _word_pairs(question)
+        lexical, holds = [], []
         for unit in units:
             terms = _terms(unit.text)
             held = sum(w for t, w in weight.items() if t in terms) / total
+            if unit.caption:
+                # A row's line item may be named only by the sentence over its table.
+                around = _terms(unit.caption) - terms
+                held += 0.5 * sum(w for t, w in weight.items() if t in around) / total
             shared = len(grams & _bigrams(unit.text)) / max(1, len(grams))
+            if pairs:
+                held += 0.5 * len(pairs & _word_pairs(unit.text)) / len(pairs)
             lexical.append(max(held, shared * 0.8))
+            holds.append(held)
         # Embedding every unit costs time: the best by terms are read by the model.
         order = sorted(range(len(units)), key=lambda i: lexical[i], reverse=True)
         order = order[: self.max_candidates]
@@ -154,7 +174,7 @@ class ExtractiveAnswerer:
             unit = units[i]
             dense = sum(a * b for a, b in zip(query_vector, vector, strict=True))
             score = self.dense_weight * dense + self.lexical_weight * lexical[i]
-            if figure and _has_figure(unit.text) and lexical[i] > 0:
+            if figure and _has_figure(unit.text) and holds[i] > 0:
                 score += self.figure_bonus * (1.0 if unit.row else 0.5)
                 if unit.period:
                     score += self.period_bonus
