@@ -29,7 +29,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        parts = build_parts(settings, embedder=embedder)
+        parts = build_parts(settings, embedder=embedder, recover_now=False)
         app.state.parts = parts
         app.state.reindexer = ReindexRunner(parts)
         parts.start_background_work()

@@ -144,6 +144,7 @@ class Parts:
     jobs: IngestJobs | None = None
     configured_fingerprint: str | None = None  # known when the embedder was handed in
     _checked_at: float = field(default=0.0, repr=False)
+    _recovery: threading.Thread | None = field(default=None, repr=False)
     _switch_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     # The active snapshot's parts, for callers outside a request (CLI, MCP, tests).
@@ -173,18 +174,34 @@ class Parts:
 
     def start_background_work(self) -> None:
         """Resumes the ingest jobs an earlier run left unfinished and starts the job workers:
-        only the API server does this, never a CLI command."""
+        only the API server does this, never a CLI command. The clean-up after a crash runs
+        beside them, so start-up does not wait for a sweep of the whole library (what a crash
+        left is invisible to questions meanwhile: only ready documents answer)."""
+        if self._recovery is None:
+            self._recovery = threading.Thread(
+                target=recover,
+                args=(self.current.pipeline, self._recovery_grace),
+                name="docrag-recovery",
+                daemon=True,
+            )
+            self._recovery.start()
         if self.jobs is not None:
-            self.jobs.recover(SERVER_RECOVERY_GRACE if self.settings.chroma.host else timedelta(0))
+            self.jobs.recover(self._recovery_grace)
             self.jobs.start()
 
     def close(self) -> None:
+        if self._recovery is not None:
+            self._recovery.join(timeout=30)
         if self.jobs is not None:
             self.jobs.request_stop()
         if self.parser is not None:
             self.parser.close()  # a job's parse in progress ends now; the job is requeued
         if self.jobs is not None:
             self.jobs.close()
+
+    @property
+    def _recovery_grace(self) -> timedelta:
+        return SERVER_RECOVERY_GRACE if self.settings.chroma.host else timedelta(0)
 
     @property
     def chroma_description(self) -> str:
@@ -269,7 +286,7 @@ class Parts:
         current = self.current
         if current.store.name != active.collection:
             return  # could not switch (logged); the next reindex will catch it
-        current.store.delete_document(record.id)
+        current.pipeline.discard_chunks(record.id)  # through the lexical index too
         chunks = reembed(current.pipeline, record)
         stored = self.catalog.get(record.id)
         if stored is not None and stored.generation == record.generation:
@@ -313,7 +330,11 @@ def resolve_index(
     return active, build_embedder(settings, active.model), True
 
 
-def build_parts(settings: Settings, *, embedder: Embedder | None = None) -> Parts:
+def build_parts(
+    settings: Settings, *, embedder: Embedder | None = None, recover_now: bool = True
+) -> Parts:
+    """All the parts; with `recover_now` (the CLI) the crash clean-up runs before this returns,
+    without it (the server) `start_background_work` runs it in the background."""
     client = connect(settings)
     catalog = build_catalog(settings, client)
     registry = build_registry(settings, client)
@@ -354,5 +375,6 @@ def build_parts(settings: Settings, *, embedder: Embedder | None = None) -> Part
         before_job=parts.follow_index,
     )
     parts._checked_at = time.monotonic()
-    recover(parts.current.pipeline, SERVER_RECOVERY_GRACE if settings.chroma.host else timedelta(0))
+    if recover_now:
+        recover(parts.current.pipeline, parts._recovery_grace)
     return parts

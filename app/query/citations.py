@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from app.query.extractive import split_sentences
+from app.query.extractive import split_sentences, whole_units
 
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _LEADING_MARKERS = re.compile(r"^(?:\s*\[\d+(?:\s*,\s*\d+)*\])+")
@@ -84,8 +84,9 @@ def _terms(text: str) -> set[str]:
 
 def best_quote(chunk_text: str, claims: Sequence[str]) -> str | None:
     """The sentence of the chunk sharing the most terms with the claims that cite it (ties go
-    to the earlier sentence); the chunk's first sentence when no term is shared."""
-    sentences = split_sentences(chunk_text)
+    to the earlier sentence); the chunk's first sentence when no term is shared. A fragment
+    that starts mid-sentence (a chunk's overlap) is quoted only when nothing else is left."""
+    sentences = whole_units(chunk_text) or split_sentences(chunk_text)
     if not sentences:
         return chunk_text.strip() or None
     wanted = _terms(" ".join(claims))

@@ -138,7 +138,8 @@ def test_configured_reranker_orders_the_sources_by_its_model(
     model = client.app.state.parts.reranker._model
     expected = model.predict([(question, s["text"]) for s in sources])
     assert [s["rerank_score"] for s in sources] == pytest.approx(
-        [float(x) for x in expected], abs=1e-4  # the API rounds scores to 4 places
+        [float(x) for x in expected],
+        abs=1e-4,  # the API rounds scores to 4 places
     )
     assert [s["rerank_score"] for s in sources] == sorted(
         (s["rerank_score"] for s in sources), reverse=True

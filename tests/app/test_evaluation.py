@@ -271,9 +271,9 @@ def write_filings(folder: Path) -> Path:
     for filing in (GLOBEX, INITECH):
         (folder / filing.filename).write_bytes(filing_pdf(filing))
     questions = [
-        ("q-globex-income", "Globex", "What was Globex's net income in fiscal 2021?", [3]),
-        ("q-initech-revenue", "Initech", "What was Initech's total revenue in 2021?", [3]),
-        ("q-initech-business", "Initech", "What software does Initech sell?", [2]),
+        ("q-globex-income", "Globex", "What was Globex's net income in fiscal 2021?", 3, "metrics"),
+        ("q-initech-revenue", "Initech", "What was Initech's total revenue in 2021?", 3, "metrics"),
+        ("q-initech-business", "Initech", "What software does Initech sell?", 2, "domain"),
     ]
     lines = [
         json.dumps(
@@ -282,14 +282,12 @@ def write_filings(folder: Path) -> Path:
                 "company": company,
                 "doc_name": f"{company.upper()}_2021_10K",
                 "question": text,
-                "question_type": "metrics-generated"
-                if "income" in qid or "revenue" in qid
-                else "domain-relevant",
-                "evidence_pages": pages,
+                "question_type": f"{kind}-relevant",
+                "evidence_pages": [page],
                 "answer": "",
             }
         )
-        for qid, company, text, pages in questions
+        for qid, company, text, page, kind in questions
     ]
     path = folder / "questions.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -306,7 +304,7 @@ def test_docqa_eval_finds_the_evidence_pages_and_abstains_without_the_filing(
         ["eval", str(tmp_path / "filings"), "--questions", str(questions), "--output", str(out)],
     )
     assert result.exit_code == 0, result.output
-    assert "page@top5" in result.output and "metrics-generated" in result.output
+    assert "page@top5" in result.output and "metrics-relevant" in result.output
     report = json.loads(out.read_text(encoding="utf-8"))
     assert report["library"]["filings"] == ["GLOBEX_2021_10K.pdf", "INITECH_2021_10K.pdf"]
     by_id = {q["id"]: q for q in report["questions"]}
@@ -320,7 +318,8 @@ def test_docqa_eval_finds_the_evidence_pages_and_abstains_without_the_filing(
     overall = report["tables"]["docrag"]["all"]
     assert overall["questions"] == 3 and overall["evidence_top5"] == 1.0
     assert overall["abstained_without_filing"] == 1.0 and overall["false_abstention"] == 0.0
-    assert set(report["tables"]["docrag"]) == {"all", "metrics-generated", "domain-relevant"}
+    assert set(report["tables"]["docrag"]) == {"all", "metrics-relevant", "domain-relevant"}
+    assert overall["abstained_without_company"] == 1.0
 
 
 def test_docqa_eval_explains_a_missing_questions_file(env: dict[str, str], tmp_path: Path) -> None:

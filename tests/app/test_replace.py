@@ -233,6 +233,9 @@ def test_restart_removes_what_a_crashed_replace_left(make_client: Any, make_sett
 
     restarted = make_client(settings)
     store = restarted.app.state.parts.store
+    # The clean-up runs beside the service's start: wait for it to be done.
+    poll(lambda: chunk_id_for(doc["id"], 0, 1) not in {c.id for c in store.get()}, "clean-up")
+    poll(lambda: store.count() == doc["chunks"] + other["chunks"], "clean-up of generations")
     ids = {c.id for c in store.get()}
     assert chunk_id_for(doc["id"], 0, 1) not in ids
     assert {chunk_generation(i) for i in ids if i.startswith(other["id"])} == {2}

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 from ingest.errors import EmbedderMismatch
 from ingest.store import StoredChunk
+from tests.conftest import wait_until
 
 NOTES = b"The aurora greenhouse opens in March. Its budget is forty thousand euros."
 
@@ -104,8 +105,15 @@ def test_start_up_removes_documents_a_crash_left_half_written(
     client.__exit__(None, None, None)
 
     restarted = make_client(settings)
-    listing = restarted.get("/documents").json()
-    assert [d["id"] for d in listing["data"]] == [kept["documents"][0]["id"]]
+    # The clean-up runs beside the service's start: the leftovers go within moments.
+    wait_until(
+        lambda: (
+            [d["id"] for d in restarted.get("/documents").json()["data"]]
+            == [kept["documents"][0]["id"]]
+        ),
+        30,
+        "the crash clean-up",
+    )
     assert restarted.get("/health").json()["chunks"] == kept["documents"][0]["chunks"]
 
 
