@@ -20,25 +20,21 @@ if ! python -c "import llama_cpp.server" 2>/dev/null; then
   CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" pip install "llama-cpp-python[server]==0.3.36"
 fi
 
-# A real browser for the web page's tests: Debian's chromium, driven by the playwright package
-# from the test extra (never `playwright install`, which downloads a browser of its own).
-if ! command -v chromium >/dev/null 2>&1; then
+# System packages, installed with apt when missing (as root, or through sudo): Debian's chromium
+# for the web page's tests, driven by the playwright package from the test extra (it never
+# downloads a browser of its own: it is given this one); tesseract with English and
+# Simplified Chinese for OCR; a CJK font for the Chinese pages the tests draw and show.
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v tesseract >/dev/null 2>&1 || missing+=(tesseract-ocr tesseract-ocr-eng)
+ls /usr/share/tesseract-ocr/*/tessdata/chi_sim.traineddata >/dev/null 2>&1 \
+  || missing+=(tesseract-ocr-chi-sim)
+[ -d /usr/share/fonts/opentype/noto ] || missing+=(fonts-noto-cjk)
+if [ "${#missing[@]}" -gt 0 ]; then
   as_root=""
   if [ "$(id -u)" -ne 0 ]; then as_root="sudo"; fi
   $as_root apt-get update -q
-  $as_root apt-get install -y -q --no-install-recommends chromium fonts-noto-cjk
-fi
-
-# OCR: tesseract with English and Simplified Chinese; the Chinese test page is drawn in
-# fonts-noto-cjk.
-if ! command -v tesseract >/dev/null 2>&1 \
-  || ! ls /usr/share/tesseract-ocr/*/tessdata/chi_sim.traineddata >/dev/null 2>&1 \
-  || [ ! -d /usr/share/fonts/opentype/noto ]; then
-  ocr_root=""
-  if [ "$(id -u)" -ne 0 ]; then ocr_root="sudo"; fi
-  $ocr_root apt-get update -q
-  $ocr_root apt-get install -y -q --no-install-recommends \
-    tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim fonts-noto-cjk
+  $as_root apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
 ruff check .

@@ -24,7 +24,7 @@ def test_a_write_per_stage_change_and_none_within_the_interval(
     saved: list[Tracked] = []
     forwarded: list[tuple[str, int, int]] = []
 
-    def advance(record: Tracked, stage: Stage, progress: float) -> Tracked:
+    def advance(record: Tracked, stage: Stage, progress: float, done: int, total: int) -> Tracked:
         return Tracked(stage, progress)
 
     recorder = ProgressRecorder(
@@ -46,7 +46,9 @@ def test_progress_never_goes_back(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(progress_module, "PROGRESS_INTERVAL_S", 0.0)
     saved: list[Tracked] = []
     recorder = ProgressRecorder(
-        Tracked("queued", 0.0), advance=lambda r, s, p: Tracked(s, p), save=saved.append
+        Tracked("queued", 0.0),
+        advance=lambda r, s, p, done, total: Tracked(s, p),
+        save=saved.append,
     )
     recorder("embedding", 3, 4)
     recorder("embedding", 3, 8)  # the estimate of chunks to come grew
