@@ -98,7 +98,8 @@ class PdfPageOcr:
             )
         return NoExtractableText(
             f"{name} has no text layer, and OCR ({self.setup.engine.name}) found no text on "
-            f"its {page_count} pages. If it does contain text, try a sharper scan."
+            f"{'its one page' if page_count == 1 else f'any of its {page_count} pages'}. "
+            "If it does contain text, try a sharper scan."
         )
 
     def close(self) -> None:
