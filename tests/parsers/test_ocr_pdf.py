@@ -66,7 +66,9 @@ def test_without_ocr_the_scanned_page_of_a_mixed_pdf_is_empty(mixed_pdf: bytes) 
 
 
 def test_a_pdf_of_shapes_only_says_ocr_found_no_text(tesseract: OcrSetup) -> None:
-    with pytest.raises(NoExtractableText, match=r"OCR \(tesseract\) found no text on any of its 2 pages"):
+    with pytest.raises(
+        NoExtractableText, match=r"OCR \(tesseract\) found no text on any of its 2 pages"
+    ):
         parse_document((FILES / "scanned.pdf").read_bytes(), "scanned.pdf", ocr=tesseract)
 
 
