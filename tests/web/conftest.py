@@ -150,7 +150,8 @@ def open_page(browser: Any) -> Iterator[Callable[..., Any]]:
         context = browser.new_context(viewport={"width": width, "height": height}, locale=locale)
         contexts.append(context)
         page = context.new_page()
-        page.set_default_timeout(60_000)
+        # Generous: a loaded 2-core CI machine parses, OCRs and embeds behind these waits.
+        page.set_default_timeout(180_000)
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.js_errors = errors
