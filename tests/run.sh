@@ -40,4 +40,12 @@ fi
 ruff check .
 ruff format --check .
 mypy
-HF_HUB_OFFLINE=1 pytest "$@"
+export HF_HUB_OFFLINE=1
+if [ "$#" -gt 0 ]; then
+  pytest "$@"
+else
+  # The browser tests in a session of their own (their own browser and docrag servers), then
+  # everything else.
+  pytest tests/web
+  pytest --ignore=tests/web
+fi
