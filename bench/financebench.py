@@ -29,6 +29,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from app.evaluation.docqa import TOP_K  # noqa: E402  (the same cutoff on both sides)
 from app.evaluation.docqa_metrics import (  # noqa: E402
     DocQuestion,
     Outcome,
@@ -40,8 +41,6 @@ from app.evaluation.docqa_metrics import (  # noqa: E402
     load_questions,
     summarize,
 )
-
-TOP_K = 5
 
 
 def run_langchain(

