@@ -125,6 +125,14 @@ class RetrievalSettings(BaseModel):
         "writes (weighted by rarity in the library) are missing from every candidate for at "
         "least this share of their weight; 1 = off (calibration: README, Abstention)",
     )
+    abstain_reported_years: int = Field(
+        3,
+        ge=0,
+        le=50,
+        description="answer grounded: false when the question asks about a year that none of "
+        "the documents it names reports; a document dated Y (title, file name, metadata) "
+        "reports this many years up to Y (a 10-K: 3), and Y+1; 0 = off",
+    )
     abstain_acronym_weight: float = Field(
         0.5,
         ge=0.0,

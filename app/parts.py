@@ -3,6 +3,7 @@ the parts bound to the active index, swapped as a whole when `docrag reindex` sw
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -98,10 +99,17 @@ def build_index_parts(
             statistics=LexicalTermStatistics(lexical),
             names_a_document=router.names_a_document if router is not None else lambda t: False,
             names_of=router.names_of if router is not None else lambda d: frozenset(),
+            uncovered_years=(
+                functools.partial(
+                    router.uncovered_years, reported_years=retrieval.abstain_reported_years
+                )
+                if router is not None
+                else lambda q, f: ()
+            ),
             max_missing_share=retrieval.abstain_missing_share,
             acronym_weight=retrieval.abstain_acronym_weight,
         )
-        if retrieval.abstain_missing_share < 1.0
+        if retrieval.abstain_missing_share < 1.0 or retrieval.abstain_reported_years > 0
         else None
     )
     llm = settings.llm

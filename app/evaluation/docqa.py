@@ -203,12 +203,12 @@ def _ask(parts: Any, question: DocQuestion, ids: dict[str, str], without: bool) 
         detail["terms"] = [[t.text, round(t.weight, 3), t.missing] for t in assessment.terms]
         if without and abstained_without is not None:
             others = tuple(i for name, i in ids.items() if name != question.filename)
+            elsewhere = Filters(document_ids=others)
             hits = parts.retriever.retrieve(
-                question.question,
-                parts.settings.retrieval.candidates,
-                Filters(document_ids=others),
+                question.question, parts.settings.retrieval.candidates, elsewhere
             )
-            elsewhere_assessment = service.abstention.assess(question.question, hits)
+            elsewhere_assessment = service.abstention.assess(question.question, hits, elsewhere)
+            detail["uncovered_years_without_filing"] = list(elsewhere_assessment.uncovered_years)
             detail["missing_share_without_filing"] = round(elsewhere_assessment.missing_share, 3)
             prefix = question.filename.split("_")[0] + "_"
             strangers = tuple(i for name, i in ids.items() if not name.startswith(prefix))

@@ -14,18 +14,24 @@ USD or EBITDA are often the question's own jargon, absent from filings that writ
 "in millions"). A term that names a document of the library (its title or file name)
 weighs 1: the context header puts it into every chunk of that document, which makes it
 common without making it any less distinctive. The question is abstained on when
-the missing terms' share of the total weight reaches `max_missing_share`. Both numbers are
+the missing terms' share of the total weight reaches `max_missing_share`.
+
+The documents a question names can also be of the wrong period: "3M's FY2018 capital
+expenditure" with only 3M's 2022 10-K in the library. A question is abstained on when one
+of the years it asks about is reported by none of the documents it names (the router's
+`uncovered_years`: a document dated Y reports Y-2 to Y+1). Both numbers are
 calibrated once on the FinanceBench dev split (README, "Abstention"), never per question."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from app.query.retrieval import Hit
 from app.query.routing import named_terms
+from ingest.filters import Filters
 
 
 class TermStatistics(Protocol):
@@ -70,6 +76,8 @@ class Assessment:
     terms: tuple[WeightedTerm, ...]
     missing_share: float  # of the name terms' weight; 0 when the question names nothing
     abstain: bool
+    # Years the question asks about that none of the documents it names reports.
+    uncovered_years: tuple[int, ...] = ()
 
     @property
     def missing(self) -> list[str]:
@@ -84,6 +92,7 @@ class MissingTermsAbstention:
         statistics: TermStatistics,
         names_a_document: Callable[[str], bool] = lambda term: False,
         names_of: Callable[[str], frozenset[str]] = lambda document_id: frozenset(),
+        uncovered_years: Callable[[str, Filters | None], tuple[int, ...]] = lambda q, f: (),
         max_missing_share: float = 0.75,
         acronym_weight: float = 0.5,
         common_share: float = 0.01,
@@ -92,13 +101,24 @@ class MissingTermsAbstention:
         self._statistics = statistics
         self._names_a_document = names_a_document
         self._names_of = names_of
+        self._uncovered_years = uncovered_years
         self.max_missing_share = max_missing_share
         self.acronym_weight = acronym_weight
         self.common_share = common_share
 
-    def assess(self, question: str, candidates: Sequence[Hit]) -> Assessment:
-        """Which of the question's name terms the candidates lack, and whether that is
-        enough to abstain."""
+    def assess(
+        self, question: str, candidates: Sequence[Hit], filters: Filters | None = None
+    ) -> Assessment:
+        """Which of the question's name terms the candidates lack, and which of its years
+        the documents it names do not report (among those `filters` allows); whether that
+        is enough to abstain."""
+        uncovered = self._uncovered_years(question, filters)
+        assessment = self._missing_names(question, candidates)
+        if uncovered:
+            return replace(assessment, abstain=True, uncovered_years=uncovered)
+        return assessment
+
+    def _missing_names(self, question: str, candidates: Sequence[Hit]) -> Assessment:
         asked = named_terms(question)
         if not asked:
             return Assessment((), 0.0, False)
@@ -130,7 +150,9 @@ class MissingTermsAbstention:
         if total <= 0:
             return Assessment(tuple(weighted.values()), 0.0, False)
         share = sum(t.weight for t in weighted.values() if t.missing) / total
-        return Assessment(tuple(weighted.values()), share, share >= self.max_missing_share)
+        # A share of 1 means the names rule is off (every name can be missing).
+        abstain = self.max_missing_share < 1.0 and share >= self.max_missing_share
+        return Assessment(tuple(weighted.values()), share, abstain)
 
 
 def _idf(df: float, chunks: int) -> float:

@@ -145,7 +145,7 @@ class AskService:
         # The names the question is about are in none of the candidates: the documents are
         # about something else, whatever the cosines say (app/query/abstention.py).
         if kept and self.abstention is not None:
-            if self.abstention.assess(question.text, hits).abstain:
+            if self.abstention.assess(question.text, hits, question.filters).abstain:
                 kept = []
         rerank_ms = _ms(start)
 

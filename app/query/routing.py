@@ -62,6 +62,10 @@ class DocumentNames:
     names: frozenset[str]  # distinctive name terms, with their two/three-word runs joined
     periods: frozenset[str]  # years, form types and quarters
 
+    @property
+    def years(self) -> frozenset[int]:
+        return frozenset(int(p) for p in self.periods if _YEAR.fullmatch(p))
+
     @classmethod
     def of(cls, record: DocumentRecord) -> DocumentNames:
         stem = record.filename.rsplit(".", 1)[0]
@@ -176,14 +180,42 @@ class TitleIndex:
         return term in names or term.replace(" ", "") in names
 
     def route(self, question: str, filters: Filters | None = None) -> Route:
+        named, terms, everything = self._named(question, filters)
+        if everything:
+            return Route(())  # naming every document (or the only one) narrows nothing
+        chosen = _narrowed_to_period(question, named)
+        return Route(tuple(d.document_id for d in chosen), terms)
+
+    def uncovered_years(
+        self, question: str, filters: Filters | None = None, *, reported_years: int = 3
+    ) -> tuple[int, ...]:
+        """The years the question asks about that none of the documents it names reports: a
+        document dated Y (in its title, file name or metadata) reports Y and the
+        `reported_years - 1` years before it, as a 10-K's statements compare three years,
+        and the year after it (an outlook). Empty when the question names no document, or
+        one of the documents it names carries no year."""
+        if reported_years <= 0:
+            return ()
+        asked = asked_years(question)
+        if not asked:
+            return ()
+        named, _, _ = self._named(question, filters)
+        if not named or any(not d.years for d in named):
+            return ()
+        reported = {y - back for d in named for y in d.years for back in range(-1, reported_years)}
+        return tuple(sorted(asked - reported))
+
+    def _named(
+        self, question: str, filters: Filters | None
+    ) -> tuple[list[DocumentNames], tuple[str, ...], bool]:
+        """The documents the question names (among those `filters` allows), the terms that
+        named them, and whether that is every document there is to choose from."""
         documents, frequency = self._current()
         allowed = (
             set(filters.document_ids) if filters is not None and filters.document_ids else None
         )
         if allowed is not None:
             documents = [d for d in documents if d.document_id in allowed]
-        if len(documents) < 2:
-            return Route(())
         keys = _question_keys(question)
         total = len(self._documents)
         scores: dict[str, float] = {}
@@ -196,13 +228,12 @@ class TitleIndex:
                     math.log(1 + total / _frequency_of(k, frequency)) for k in hits
                 )
                 matched[document.document_id] = hits
-        if not scores or len(scores) == len(documents):
-            return Route(())
+        if not scores:
+            return [], (), len(documents) < 2
         best = max(scores.values())
         chosen = [d for d in documents if scores.get(d.document_id, 0.0) >= best * 0.75]
-        chosen = _narrowed_to_period(question, chosen)
         terms = sorted(set().union(*(matched[d.document_id] for d in chosen)))
-        return Route(tuple(d.document_id for d in chosen), tuple(terms))
+        return chosen, tuple(terms), len(documents) < 2 or len(scores) == len(documents)
 
 
 def _frequency_of(key: str, frequency: Mapping[str, int]) -> int:
@@ -234,6 +265,11 @@ def _names(key: str, as_prefix: bool, names: frozenset[str]) -> bool:
     if as_prefix:
         return any(name.startswith(key) for name in names)
     return key in names
+
+
+def asked_years(question: str) -> frozenset[int]:
+    """The years a question writes ("FY2018", "2022", "fiscal 2021")."""
+    return frozenset(int(w) for w in _terms(question) if _YEAR.fullmatch(w))
 
 
 def _narrowed_to_period(question: str, documents: Sequence[DocumentNames]) -> list[DocumentNames]:

@@ -71,6 +71,20 @@ def test_a_company_in_no_document_is_not_answered(library: Any) -> None:
         assert body["answer"] == "The documents do not contain an answer to this question."
 
 
+def test_a_year_no_named_filing_reports_is_not_answered(library: Any) -> None:
+    # Globex's only filing is its 2021 10-K: its statements report 2021, 2020 and 2019.
+    asked = f"What was Globex's net income in FY{GLOBEX.year - 6}?"
+    body = ask(library, asked)
+    assert body["grounded"] is False, body["answer"]
+    assert body["citations"] == []
+    comparative = ask(library, f"What was Globex's net income in FY{GLOBEX.year - 2}?")
+    assert comparative["grounded"] is True, comparative["answer"]
+    assert {c["filename"] for c in comparative["citations"]} == {GLOBEX.filename}
+    # Filtered to the other company's filing, the question names no document it can see.
+    elsewhere = ask(library, asked, filenames=[INITECH.filename])
+    assert elsewhere["grounded"] is False
+
+
 def test_abstaining_never_calls_the_chat_model(make_client: Any, fake: FakeChatServer) -> None:
     client = make_client(llm={"base_url": fake.url, "model": "m", "api_key": "k"})
     upload_filings(client)
