@@ -84,6 +84,9 @@ class RetrievalSettings(BaseModel):
         description="BM25 words for Chinese/Japanese/Korean: character unigrams and bigrams, "
         "or jieba words",
     )
+    exact_filter_max_chunks: int = Field(
+        5000, ge=0, description="filters keeping ≤ this many chunks are searched exactly; 0 = off"
+    )
     bm25_k1: float = Field(0.9, ge=0.0, description="BM25 term-frequency saturation")
     bm25_b: float = Field(0.4, ge=0.0, le=1.0, description="BM25 length normalisation")
     mmr: bool = Field(
@@ -91,6 +94,11 @@ class RetrievalSettings(BaseModel):
     )
     mmr_lambda: float = Field(
         0.7, ge=0.0, le=1.0, description="MMR trade-off: 1 = relevance only, 0 = diversity only"
+    )
+    distinct_pages: bool = Field(
+        True,
+        description="at most one source per page of a paged document: a page's further "
+        "chunks give their places to other pages (when there are enough of them)",
     )
     expand_neighbors: int = Field(
         0, ge=0, le=3, description="widen each kept chunk with this many neighbours on each side"

@@ -92,6 +92,7 @@ def build_index_parts(
         lexical_weight=retrieval.lexical_weight,
         readability_power=retrieval.dense_readability_power,
         router=router,
+        exact_filter_max_chunks=retrieval.exact_filter_max_chunks,
     )
     abstention = (
         MissingTermsAbstention(
@@ -121,6 +122,7 @@ def build_index_parts(
             min_score=retrieval.min_score,
             min_term_overlap=retrieval.min_term_overlap,
             mmr_lambda=retrieval.mmr_lambda if retrieval.mmr else None,
+            distinct_pages=retrieval.distinct_pages,
             expand_neighbors=retrieval.expand_neighbors,
         ),
         chat_model=chat_model,

@@ -5,13 +5,18 @@
 Per size and Chroma mode (embedded, and a `chroma run` server): a fresh store is filled with
 N chunks through ingest's write path (Chroma, then the lexical index, one publish per
 300-chunk document) from real texts (SciFact passages in 150-word pieces, repeated with 10%
-of the words dropped per copy) and random unit vectors (no model encode). Measured: hybrid
-retrieval (`HybridRetriever` without the query encode) for SciFact questions, 1 and 8
-clients, and with a filter keeping 1% of the chunks; adding one 100-page document (300
-chunks) here and to an empty library, and deleting it (medians of 3); disk; and in a fresh
-process the time to open everything and answer, and the RSS after 50 questions. Today's
-index (bm25s rebuilt from all of Chroma after each write: `ingest/lexical.py` at f9e7ca1) is
-measured in the same run up to --baseline-max chunks, with how its top 10 agrees.
+of the words dropped per copy) and random unit vectors (no model encode). With --reuse DIR
+the filled stores stay in DIR and later runs measure them again without filling. Measured:
+hybrid retrieval (`HybridRetriever` without the query encode) for SciFact questions, 1 and 8
+clients, and the CPU per question; with a filter on one of 100 shards (1.2% of the chunks
+at 100k, 3% at 10k), both the exact filtered search (chunks listed by the lexical index) and
+Chroma's `where` in the same run, how their top 10 agree and the recall of each against every
+matching vector scored; adding one 100-page document (300 chunks) here and to an empty
+library, and deleting it (medians of 5, with the median of each step of the add: Chroma's
+upsert, the lexical index, the publish, the catalog record); disk; and in a fresh process
+the time to open everything and answer, and the RSS after 50 questions. Today's index (bm25s
+rebuilt from all of Chroma after each write: `ingest/lexical.py` at f9e7ca1) is measured in
+the same run up to --baseline-max chunks, with how its top 10 agrees.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import sys
 import tempfile
 import time
 import types
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +47,13 @@ import numpy as np  # noqa: E402
 from app.query.retrieval import Filters, HybridRetriever  # noqa: E402
 from ingest import store as store_module  # noqa: E402
 from ingest.catalog import DocumentCatalog, DocumentRecord, utcnow  # noqa: E402
-from ingest.lexical import ChangeFeed, IndexedChunkStore, LexicalIndex, Tokenizer  # noqa: E402
+from ingest.lexical import (  # noqa: E402
+    ChangeFeed,
+    IndexedChunkStore,
+    LexicalHit,
+    LexicalIndex,
+    Tokenizer,
+)
 from ingest.store import ChromaChunkStore, ChromaRecordStore, StoredChunk  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "scifact"
@@ -82,18 +94,16 @@ def unit_vectors(n: int, rng: np.random.Generator) -> list[list[float]]:
 
 
 class RandomQueryEmbedder:
-    """A question's vector without the model: retrieval cost only."""
+    """A question's vector without the model: retrieval cost only. The same question gets
+    the same random vector, so that two searches for it can be compared."""
 
     fingerprint = "random-unit"
-
-    def __init__(self) -> None:
-        self._rng = np.random.default_rng(1)
 
     def known_token_share(self, text: str) -> float:
         return 1.0
 
     def embed_query(self, text: str) -> list[float]:
-        return unit_vectors(1, self._rng)[0]
+        return unit_vectors(1, np.random.default_rng(zlib.crc32(text.encode())))[0]
 
 
 def document(
@@ -110,9 +120,17 @@ def ready(catalog: DocumentCatalog, doc: str, chunks: int, shard: int) -> None:
     catalog.put(DocumentRecord(*fields, chunks=chunks, metadata={"shard": shard}))  # type: ignore[arg-type]
 
 
-def retriever_over(store: ChromaChunkStore, catalog: DocumentCatalog, lexical: Any) -> Any:
+def retriever_over(
+    store: ChromaChunkStore, catalog: DocumentCatalog, lexical: Any, exact_filter_max: int = 5000
+) -> Any:
     embedder: Any = RandomQueryEmbedder()
-    return HybridRetriever(embedder=embedder, store=store, catalog=catalog, lexical=lexical)
+    return HybridRetriever(
+        embedder=embedder,
+        store=store,
+        catalog=catalog,
+        lexical=lexical,
+        exact_filter_max_chunks=exact_filter_max,
+    )
 
 
 class Library:
@@ -131,11 +149,20 @@ class Library:
         )
         self.writes = IndexedChunkStore(self.store, self.lexical)
         self.retriever = retriever_over(self.store, self.catalog, self.lexical)
+        # Filters always through Chroma's `where`, as before the exact filtered search.
+        self.where_retriever = retriever_over(self.store, self.catalog, self.lexical, 0)
 
-    def add(self, chunks: list[StoredChunk], shard: int, vectors: list[list[float]]) -> None:
-        self.writes.add(chunks, vectors)
-        self.lexical.publish()
-        ready(self.catalog, chunks[0].document_id, len(chunks), shard)
+    def add(
+        self, chunks: list[StoredChunk], shard: int, vectors: list[list[float]]
+    ) -> dict[str, float]:
+        """Writes one document as the pipeline does; seconds per step."""
+        steps = {
+            "chroma": lambda: self.store.add(chunks, vectors),
+            "lexical": lambda: self.lexical.index_chunks(chunks, vectors),
+            "publish": self.lexical.publish,
+            "catalog": lambda: ready(self.catalog, chunks[0].document_id, len(chunks), shard),
+        }
+        return {name: seconds(step) for name, step in steps.items()}
 
     def delete(self, doc: str) -> None:
         self.writes.delete_document(doc)
@@ -143,17 +170,23 @@ class Library:
         self.catalog.delete(doc)
 
 
-def write_costs(library: Library, chunks: list[StoredChunk], vectors: Any) -> tuple[float, float]:
-    """Median seconds to add this document and to delete it, over 3 rounds."""
-    adds, deletes = [], []
-    for _ in range(3):
-        start = time.perf_counter()
-        library.add(chunks, 7, vectors)
-        adds.append(time.perf_counter() - start)
+WRITE_ROUNDS = 5
+
+
+def write_costs(
+    library: Library, chunks: list[StoredChunk], vectors: Any
+) -> tuple[float, float, dict[str, float]]:
+    """Median seconds to add this document and to delete it over `WRITE_ROUNDS` rounds, and
+    the median of each step of the add."""
+    adds, deletes, steps = [], [], []
+    for _ in range(WRITE_ROUNDS):
+        steps.append(library.add(chunks, 7, vectors))
+        adds.append(sum(steps[-1].values()))
         start = time.perf_counter()
         library.delete(chunks[0].document_id)
         deletes.append(time.perf_counter() - start)
-    return round(float(np.median(adds)), 3), round(float(np.median(deletes)), 3)
+    medians = {name: round(float(np.median([s[name] for s in steps])), 3) for name in steps[0]}
+    return round(float(np.median(adds)), 3), round(float(np.median(deletes)), 3), medians
 
 
 def seconds(action: Any) -> float:
@@ -193,7 +226,14 @@ class BaselineAdapter:
         self.index = index
 
     def search(self, query: str, k: int, filters: Filters | None = None) -> Any:
-        return self.index.search(query, k, filters.where() if filters else None)
+        found = self.index.search(query, k, filters.where() if filters else None)
+        return [LexicalHit(h.chunk_id, h.score) for h in found]
+
+    def matching_chunks(self, filters: Filters, limit: int) -> None:
+        return None  # filters go to Chroma's where, as they did
+
+    def vectors(self, chunk_ids: Any) -> dict[str, list[float]]:
+        return {}  # vectors come from Chroma, as they did
 
     def term_overlap(self, query: str, text: str, chunk_id: str | None = None) -> float:
         return float(self.index.term_overlap(query, text, chunk_id))
@@ -294,34 +334,93 @@ def start_server(root: Path) -> tuple[subprocess.Popen[bytes], tuple[str, int]]:
     raise RuntimeError("chroma run did not start")
 
 
-def measure(
-    client: Any, root: Path, size: int, base: list[str], queries: list[str], baseline_max: int
-) -> dict[str, Any]:
-    library = Library(client, root)
+def fill(library: Library, root: Path, size: int, base: list[str]) -> float:
+    """Fills the library to `size` chunks, or reuses a library filled by an earlier run."""
+    marker = root / "filled.json"
+    if marker.exists():
+        return float(json.loads(marker.read_text())["fill_s"])
     rng, vrng = random.Random(0), np.random.default_rng(0)
     fill_start = time.perf_counter()
     for d in range(size // DOCUMENT_CHUNKS):
         chunks = document(f"doc{d}", d % SHARDS, base, d * DOCUMENT_CHUNKS, rng)
         library.add(chunks, d % SHARDS, unit_vectors(len(chunks), vrng))
     fill_s = time.perf_counter() - fill_start
-    print(f"  {library.store.count()} chunks filled in {fill_s:.0f} s", flush=True)
+    marker.write_text(json.dumps({"fill_s": fill_s}))
+    return fill_s
+
+
+def filtered_dense_recall(library: Library, queries: list[str], shard: Filters) -> dict[str, float]:
+    """Recall@10 of filtered dense search, exact and through Chroma's `where`, against every
+    matching vector scored."""
+    rows = library.store.get(where=shard.where())
+    stored = library.store.get_by_ids([c.id for c in rows], with_vectors=True)
+    ids = list(stored)
+    matrix = np.asarray([stored[c][1] for c in ids], dtype=np.float32)
+    embedder = RandomQueryEmbedder()
+    exact, where = (
+        retriever_over(library.store, library.catalog, library.lexical, limit)
+        for limit in (5000, 0)
+    )
+    recalls: dict[str, list[float]] = {"exact": [], "where": []}
+    for q in queries:
+        scores = matrix @ np.asarray(embedder.embed_query(q), dtype=np.float32)
+        truth = {ids[i] for i in np.argsort(-scores)[:10]}
+        for name, retriever in (("exact", exact), ("where", where)):
+            retriever.mode = "dense"
+            found = {h.chunk_id for h in retriever.retrieve(q, 10, shard)}
+            recalls[name].append(len(found & truth) / len(truth))
+    return {f"filtered_dense_recall_{n}": round(float(np.mean(r)), 3) for n, r in recalls.items()}
+
+
+def cpu_per_question(ask: Any, queries: list[str]) -> float:
+    """CPU milliseconds this process spends per question, one client (embedded Chroma's
+    threads included; a server's are not)."""
+    start = time.process_time()
+    for q in queries:
+        ask(q)
+    return round((time.process_time() - start) * 1000 / len(queries), 1)
+
+
+def measure(
+    client: Any, root: Path, size: int, base: list[str], queries: list[str], baseline_max: int
+) -> dict[str, Any]:
+    library = Library(client, root)
+    fill_s = fill(library, root, size, base)
+    print(f"  {library.store.count()} chunks, filled in {fill_s:.0f} s", flush=True)
     retrieve, shard = library.retriever.retrieve, Filters(metadata={"shard": 7})
+    retrieve("warm up", K)  # an index of an older format is built again here, once
     hybrid = latencies(lambda q: retrieve(q, K), queries, 1)
     hybrid8 = latencies(lambda q: retrieve(q, K), queries * 2, 8)
     filtered = latencies(lambda q: retrieve(q, K, shard), queries, 1)
+    where = library.where_retriever.retrieve
+    filtered_where = latencies(lambda q: where(q, K, shard), queries, 1)
+
+    def top10(ask: Any, q: str) -> set[str]:
+        return {h.chunk_id for h in ask(q, 10, shard)}
+
+    agreement = [len(top10(retrieve, q) & top10(where, q)) / 10 for q in queries[:50]]
+    recall = filtered_dense_recall(library, queries[:50], shard)
+    cpu_ms = cpu_per_question(lambda q: retrieve(q, K), queries)
+    rng, vrng = random.Random(1), np.random.default_rng(1)
     extra = document("added", 7, base, 17, rng)
     vectors = unit_vectors(len(extra), vrng)
-    add_s, delete_s = write_costs(library, extra, vectors)
-    add_empty_s, _ = write_costs(Library(client, root, prefix="empty"), extra, vectors)
+    add_s, delete_s, add_steps = write_costs(library, extra, vectors)
+    add_empty_s, _, empty_steps = write_costs(Library(client, root, prefix="empty"), extra, vectors)
     row: dict[str, Any] = {
         "chunks": library.store.count(),
         "fill_s": round(fill_s, 1),
         "question_p50_ms": percentile(hybrid, 50),
         "question_p95_ms": percentile(hybrid, 95),
         "question_p95_ms_8_clients": percentile(hybrid8, 95),
+        "question_cpu_ms": cpu_ms,
         "filtered_p95_ms": percentile(filtered, 95),
+        "filtered_where_p95_ms": percentile(filtered_where, 95),
+        "filtered_top10_agreement": round(float(np.mean(agreement)), 3),
+        **recall,
         "add_document_s": add_s,
         "add_document_empty_s": add_empty_s,
+        "add_steps_s": add_steps,
+        "add_steps_empty_s": empty_steps,
         "delete_document_s": delete_s,
     }
     if size <= baseline_max:
@@ -329,8 +428,14 @@ def measure(
     return row
 
 
-def run(size: int, mode: str, base: list[str], queries: list[str], upto: int) -> dict[str, Any]:
-    root = Path(tempfile.mkdtemp(prefix=f"scale-{mode}-{size}-"))
+def run(
+    size: int, mode: str, base: list[str], queries: list[str], upto: int, reuse: Path | None
+) -> dict[str, Any]:
+    if reuse is not None:
+        root = reuse / f"{mode}-{size}"
+        root.mkdir(parents=True, exist_ok=True)
+    else:
+        root = Path(tempfile.mkdtemp(prefix=f"scale-{mode}-{size}-"))
     proc, server = start_server(root) if mode == "server" else (None, None)
     try:
         host, port = server if server else (None, 8000)
@@ -350,11 +455,13 @@ def run(size: int, mode: str, base: list[str], queries: list[str], upto: int) ->
         if proc is not None:
             proc.terminate()
             proc.wait(10)
-        shutil.rmtree(root, ignore_errors=True)
+        if reuse is None:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 COLUMNS = (
-    "chunks mode question_p50_ms question_p95_ms question_p95_ms_8_clients filtered_p95_ms "
+    "chunks mode question_p50_ms question_p95_ms question_p95_ms_8_clients question_cpu_ms "
+    "filtered_p95_ms filtered_where_p95_ms filtered_dense_recall_exact filtered_dense_recall_where "
     "add_document_s add_document_empty_s delete_document_s disk_mb rss_mb start_s "
     "bm25s_question_p95_ms bm25s_filtered_p95_ms bm25s_add_document_s bm25s_delete_document_s "
     "bm25s_start_s bm25s_top10_overlap"
@@ -376,6 +483,8 @@ def main() -> None:
     what = "largest size at which today's bm25s index is measured too"
     parser.add_argument("--baseline-max", type=int, default=100_000, help=what)
     parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "scale.json")
+    what = "keep the filled libraries in this directory and reuse them in later runs"
+    parser.add_argument("--reuse", type=Path, help=what)
     parser.add_argument("--serve-once", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--host", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=8000, help=argparse.SUPPRESS)
@@ -388,7 +497,7 @@ def main() -> None:
     for size in [int(s) for s in args.sizes.split(",")]:
         for mode in args.modes.split(","):
             print(f"== {size} chunks, {mode} Chroma", flush=True)
-            rows.append(run(size, mode, base, queries, args.baseline_max))
+            rows.append(run(size, mode, base, queries, args.baseline_max, args.reuse))
             print(json.dumps(rows[-1]), flush=True)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(rows, indent=2) + "\n")

@@ -58,8 +58,8 @@ def _plain(document: ParsedDocument) -> tuple[Any, ...]:
     return (
         document.filename,
         document.media_type,
-        [(p.number, p.text, p.ocr) for p in document.pages],
-        [(s.text, s.page, s.heading, s.ocr) for s in document.sections],
+        [(p.number, p.text, p.ocr, p.figures) for p in document.pages],
+        [(s.text, s.page, s.heading, s.ocr, s.figure) for s in document.sections],
         document.paginated,
         document.title,
         dict(document.metadata),
@@ -72,8 +72,8 @@ def from_plain(plain: tuple[Any, ...]) -> ParsedDocument:
     return ParsedDocument(
         filename=filename,
         media_type=media_type,
-        pages=tuple(Page(n, t, o) for n, t, o in pages),
-        sections=tuple(Section(t, p, h, o) for t, p, h, o in sections),
+        pages=tuple(Page(n, t, o, tuple(f)) for n, t, o, f in pages),
+        sections=tuple(Section(t, p, h, o, f) for t, p, h, o, f in sections),
         paginated=paginated,
         title=title,
         metadata=metadata,
@@ -112,7 +112,7 @@ def _serve(requests: Connection, conn: Connection, memory_bytes: int) -> None:
             if stream:
 
                 def send_page(page: Page, total: int) -> None:
-                    conn.send(("page", page.number, page.text, total, page.ocr))
+                    conn.send(("page", page.number, page.text, total, page.ocr, page.figures))
 
                 document = function(data, filename, on_page=send_page, **extra)
             else:

@@ -230,7 +230,7 @@ class ProcessParser:
                 kind = message[0]
                 if kind == "page":
                     assert on_page is not None
-                    on_page(Page(message[1], message[2], message[4]), message[3])
+                    on_page(Page(message[1], message[2], message[4], message[5]), message[3])
                     continue
                 if kind == "ok":
                     worker.reusable = True

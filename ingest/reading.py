@@ -20,6 +20,7 @@ from typing import Protocol
 from parsers.chunking import split_into_chunks
 from parsers.errors import NoExtractableText, TooManyPages
 from parsers.layout import find_furniture
+from parsers.ocr import OcrOptions, OcrSetup, build_ocr
 from parsers.pdf import PageCallback, sections_from_pages
 from parsers.registry import parse_document
 from parsers.titles import document_title
@@ -37,12 +38,28 @@ class DocumentParser(Protocol):
 
 class InProcessParser:
     """Parses in the calling process, without limits: for tools that trust their files. The
-    service parses in worker processes instead (`ingest.parsing.ProcessParser`)."""
+    service parses in worker processes instead (`ingest.parsing.ProcessParser`).
+
+    `ocr` means what it means for the worker processes: how pages without a text layer (and
+    image files) are read; None, they are not. Each thread builds its own engine on first
+    use, since an engine reads one page at a time."""
+
+    def __init__(self, ocr: OcrOptions | None = None) -> None:
+        self.ocr = ocr
+        self._local = threading.local()
 
     def parse(
         self, data: bytes, filename: str, *, on_page: PageCallback | None = None
     ) -> ParsedDocument:
-        return parse_document(data, filename, on_page=on_page)
+        return parse_document(data, filename, on_page=on_page, ocr=self._ocr_setup())
+
+    def _ocr_setup(self) -> OcrSetup | None:
+        if self.ocr is None:
+            return None
+        if not hasattr(self._local, "setup"):
+            self._local.setup = build_ocr(self.ocr)
+        setup: OcrSetup | None = self._local.setup
+        return setup
 
 
 def _spans_any(chunk: Chunk, pages: set[int | None]) -> bool:

@@ -106,6 +106,13 @@ def drop_collection(client: Any, name: str) -> bool:
     return True
 
 
+def _floats(vector: Any) -> list[float]:
+    # Chroma returns numpy rows; one conversion in C, not a Python loop per number.
+    import numpy as np
+
+    return np.asarray(vector, dtype=np.float32).tolist()  # type: ignore[no-any-return]
+
+
 def _clean_metadata(metadata: Mapping[str, Any]) -> dict[str, MetadataValue]:
     # Chroma refuses None values; an absent key reads back as absent, which is what we mean.
     return {k: v for k, v in metadata.items() if v is not None}
@@ -196,7 +203,7 @@ class ChromaChunkStore:
                 ScoredChunk(
                     StoredChunk(chunk_id, str(meta.get("document_id", "")), text or "", meta),
                     score=1.0 - float(distance),
-                    vector=[float(x) for x in vectors[i]] if vectors is not None else None,
+                    vector=_floats(vectors[i]) if vectors is not None else None,
                 )
             )
         return hits
@@ -230,7 +237,7 @@ class ChromaChunkStore:
         for i, chunk_id in enumerate(result["ids"]):
             meta = dict((result["metadatas"] or [])[i] or {})
             text = (result["documents"] or [])[i] or ""
-            vector = [float(x) for x in vectors[i]] if vectors is not None else None
+            vector = _floats(vectors[i]) if vectors is not None else None
             found[chunk_id] = (
                 StoredChunk(chunk_id, str(meta.get("document_id", "")), text, meta),
                 vector,

@@ -32,6 +32,7 @@ def stored_chunk(record: DocumentRecord, chunk: Chunk) -> StoredChunk:
             "page_end": chunk.page_end,  # type: ignore[dict-item]
             "heading": chunk.heading,  # type: ignore[dict-item]
             "ocr": chunk.ocr,
+            "figure": chunk.figure,
             **({"context": chunk.context} if chunk.context else {}),
         },
     )

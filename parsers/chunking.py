@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from parsers.layout import is_column_header, is_table_row, remove_furniture
+from parsers.layout import is_column_header, is_table_row, page_title, remove_furniture
 from parsers.types import Chunk, ParsedDocument, Section
 
 if TYPE_CHECKING:
@@ -98,16 +98,26 @@ def split_into_chunks(
 
     label = document.title or _file_stem(document.filename)
     chunks: list[Chunk] = []
-    for heading, group in itertools.groupby(document.sections, key=lambda s: s.heading):
-        sections = [_without_furniture(s, document.furniture) for s in group]
+    # A page's figure descriptions are chunked apart from its text and from other pages.
+    for (heading, figure, _), group in itertools.groupby(
+        document.sections, key=lambda s: (s.heading, s.figure, s.page if s.figure else None)
+    ):
+        sections = [s if figure else _without_furniture(s, document.furniture) for s in group]
+        # The heading a page opens with ("Consolidated Balance Sheets") goes into the context
+        # of the chunks that start on it: a question names the statement, not its rows.
+        titles = {} if figure else _page_titles(sections)
         text, spans = _join(sections)
         span_ends = [span.end for span in spans]
         headers = _TableHeaders(text)
+        kind = "figure" if figure else None
         for start, end in _chunk_bounds(text, splitter, measure, text_size):
             page_start, page_end = _page_range(spans, span_ends, start, end)
             header = headers.missing_from(start, end)
+            on_page = titles.get(page_start) if page_start is not None else None
             title_line = " | ".join(
-                part for part in (label, heading, _pages(page_start, page_end)) if part
+                part
+                for part in (label, heading, kind, on_page, _pages(page_start, page_end))
+                if part
             )
             chunk_text = text[start:end]
             chunks.append(
@@ -118,6 +128,7 @@ def split_into_chunks(
                     page_end=page_end,
                     heading=heading,
                     context=_fit_context(title_line, header, chunk_text, measure, size),
+                    figure=figure,
                 )
             )
     return chunks
@@ -137,6 +148,16 @@ def _pages(start: int | None, end: int | None) -> str:
     if start is None:
         return ""
     return f"p. {start}" if start == end else f"pp. {start}-{end}"
+
+
+def _page_titles(sections: Sequence[Section]) -> dict[int, str]:
+    titles: dict[int, str] = {}
+    for section in sections:
+        if section.page is not None and section.page not in titles:
+            title = page_title(section.text)
+            if title:
+                titles[section.page] = title
+    return titles
 
 
 def _without_furniture(section: Section, furniture: frozenset[str]) -> Section:

@@ -209,3 +209,56 @@ def is_column_header(line: str) -> bool:
         else:
             label_words += 1  # "(In millions, except per share data) 2020 2019"
     return label_words <= 8
+
+
+# -- page titles -------------------------------------------------------------------------------
+
+_TITLE_MAX_LINES = 2
+_TITLE_MAX_WORDS = 16
+_TITLE_MAX_CHARS = 100
+# Words a title may write in lower case ("Statement of Cash Flows", "Item 7. Risks and ...").
+_MINOR_WORDS = frozenset("a an and as at by for from in of on or per the to under with vs".split())
+
+
+def page_title(text: str) -> str | None:
+    """The heading lines a page opens with (its furniture already removed), such as
+    "Consolidated Statements of Cash Flows" or "Item 7. Management's Discussion and
+    Analysis": at most two short lines whose words are capitalised, before any prose or
+    table row. A page that opens mid-sentence has none."""
+    found: list[str] = []
+    for line in text.split("\n"):
+        line = line.strip()
+        if not line:
+            if found:
+                break
+            continue
+        if not _looks_like_title(line) or len(found) == _TITLE_MAX_LINES:
+            break
+        found.append(line)
+    if not found or sum(len(line.split()) for line in found) > _TITLE_MAX_WORDS:
+        return None
+    return " — ".join(found)
+
+
+def _looks_like_title(line: str) -> bool:
+    words = line.split()
+    if len(line) > _TITLE_MAX_CHARS or len(words) > _TITLE_MAX_WORDS:
+        return False
+    if line.endswith((".", ",", ";", ":")) and not line.endswith("Inc."):
+        return False
+    if is_table_row(line) or not line[0].isalnum():
+        return False
+    lettered = [w for w in words if any(c.isalpha() for c in w)]
+    if not lettered or not any(c.isalpha() for c in words[0]) and not words[0][0].isdigit():
+        return False
+    if not _capitalised(lettered[0]):
+        return False
+    # A stray lower-case word is allowed in four: "Amcor plc", a word broken by the PDF
+    # ("Balance Shee t").
+    lower = sum(1 for w in lettered if not _capitalised(w) and w.lower() not in _MINOR_WORDS)
+    return lower <= len(lettered) // 4
+
+
+def _capitalised(word: str) -> bool:
+    first = next((c for c in word if c.isalnum()), "")
+    return first.isupper() or first.isdigit()

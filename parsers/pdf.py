@@ -47,9 +47,16 @@ PageCallback = Callable[[Page, int], None]
 
 
 def sections_from_pages(pages: Iterable[Page]) -> tuple[Section, ...]:
-    """A PDF's sections for chunking: one per page; pages without text carry no provenance
-    worth keeping."""
-    return tuple(Section(p.text, page=p.number, heading=None, ocr=p.ocr) for p in pages if p.text)
+    """A PDF's sections for chunking: one per page, then one per description of its figures;
+    pages without text carry no provenance worth keeping."""
+    sections: list[Section] = []
+    for page in pages:
+        if page.text:
+            sections.append(Section(page.text, page=page.number, heading=None, ocr=page.ocr))
+        sections += (
+            Section(text, page=page.number, heading=None, figure=True) for text in page.figures
+        )
+    return tuple(sections)
 
 
 def normalise_pdf_text(text: str) -> str:
@@ -122,6 +129,8 @@ class PdfParser:
             pages.append(Page(number=number, text=normalise_pdf_text(raw or "")))
             if ocr is not None and needs_ocr(pages[-1].text):
                 pages[-1] = _read_by_ocr(ocr, pages[-1])
+            elif ocr is not None and ocr.setup.figures is not None:
+                pages[-1] = _with_figures(ocr, pages[-1])
             if on_page is not None:
                 on_page(pages[-1], page_count)
 
@@ -158,6 +167,14 @@ def _read_by_ocr(ocr: PdfPageOcr, page: Page) -> Page:
     if text is None:
         return page
     return Page(number=page.number, text=normalise_pdf_text(text), ocr=True)
+
+
+def _with_figures(ocr: PdfPageOcr, page: Page) -> Page:
+    """The page with the description of its figures, when it has any a model could describe."""
+    description = ocr.describe_figures(page.number)
+    if not description:
+        return page
+    return Page(page.number, page.text, page.ocr, (normalise_pdf_text(description),))
 
 
 def _unlock(reader: PdfReader, filename: str) -> None:

@@ -14,11 +14,13 @@ def _no_metadata() -> Mapping[str, str]:
 @dataclass(frozen=True, slots=True)
 class Page:
     """The text of one page; `number` is 1-based, in the PDF's page order. `ocr`: the text
-    was read from the page's image, not from a text layer."""
+    was read from the page's image, not from a text layer. `figures`: what a vision model
+    saw in the figures and charts drawn on the page (each indexed as a chunk of its own)."""
 
     number: int
     text: str
     ocr: bool = False
+    figures: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,7 @@ class Section:
     page: int | None
     heading: str | None
     ocr: bool = False  # read from the page's image (see `Page.ocr`)
+    figure: bool = False  # a description of the page's figures (see `Page.figures`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,3 +79,4 @@ class Chunk:
     # document's title, the heading, the pages and the column headings of a table that
     # started before the chunk. Index `context + "\n" + text`; show `text`.
     context: str = ""
+    figure: bool = False  # a vision model's description of the figures on its page

@@ -197,6 +197,9 @@ class CitationPublic(BaseModel):
         "answer's sentences citing it (lexical overlap); null in `sources`",
     )
     ocr: bool = Field(False, description="the text was read from a page image by OCR")
+    figure: bool = Field(
+        False, description="the text is a vision model's description of the page's figures"
+    )
 
 
 class UsagePublic(BaseModel):

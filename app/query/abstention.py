@@ -122,14 +122,16 @@ class MissingTermsAbstention:
         asked = named_terms(question)
         if not asked:
             return Assessment((), 0.0, False)
-        present: set[str] = set()
+        # Runs of one to three tokens: a name of several words ("Best Buy") is present
+        # where its words stand together, not wherever "best" and "buy" occur.
+        present: set[tuple[str, ...]] = set()
         # A candidate holds the names of its own document (title, file name), written on
         # its page or not.
         named: set[str] = set()
         for hit in candidates:
-            present.update(
-                self._tokenize(f"{hit.context}\n{hit.text}" if hit.context else hit.text)
-            )
+            tokens = self._tokenize(f"{hit.context}\n{hit.text}" if hit.context else hit.text)
+            for n in (1, 2, 3):
+                present.update(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
             named.update(self._names_of(hit.document_id))
         chunks = max(1, self._statistics.chunk_count())
         common = max(1, math.ceil(chunks * self.common_share))
@@ -144,7 +146,12 @@ class MissingTermsAbstention:
                 df = self._statistics.chunk_frequency(term.text, at_most=common)
                 weight = rarity(df, chunks, common)
                 weight *= self.acronym_weight if term.acronym else 1.0
-            missing = not present.issuperset(tokens) and term.text.replace(" ", "") not in named
+            written = (
+                tuple(tokens) in present
+                if len(tokens) <= 3
+                else set(tokens) <= {t[0] for t in present if len(t) == 1}
+            )
+            missing = not written and term.text.replace(" ", "") not in named
             weighted[term.text] = WeightedTerm(term.text, weight, missing)
         total = sum(t.weight for t in weighted.values())
         if total <= 0:

@@ -329,4 +329,5 @@ def _citation(source: PromptSource) -> Citation:
         score=round(hit.score, 4),
         rerank_score=round(hit.rerank_score, 4) if hit.rerank_score is not None else None,
         ocr=hit.ocr,
+        figure=hit.figure,
     )

@@ -34,6 +34,7 @@ class Citation:
     rerank_score: float | None
     quote: str | None = None  # the chunk's sentence that best supports the citing sentence
     ocr: bool = False  # the chunk's text was read from a page image
+    figure: bool = False  # the chunk describes the figures on its page
 
 
 @dataclass(frozen=True, slots=True)

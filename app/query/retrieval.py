@@ -16,8 +16,8 @@ from ingest.catalog import DocumentCatalog
 from ingest.embedding import Embedder
 from ingest.filters import Filters as Filters  # re-exported: the question path's filters
 from ingest.ids import chunk_generation
-from ingest.lexical import LexicalIndex, fuse_rankings
-from ingest.store import ChromaChunkStore, StoredChunk
+from ingest.lexical import LexicalHit, LexicalIndex, MatchingChunks, fuse_rankings
+from ingest.store import ChromaChunkStore, ScoredChunk, StoredChunk
 
 RetrievalMode = Literal["hybrid", "dense", "lexical"]
 
@@ -40,6 +40,7 @@ class Hit:
     fused_score: float = 0.0  # position in the fused ranking (higher is better)
     rerank_score: float | None = None
     ocr: bool = False  # the chunk's text was read from a page image
+    figure: bool = False  # the chunk describes the figures on its page (a vision model's)
     vector: tuple[float, ...] | None = field(default=None, repr=False, compare=False)
     context: str | None = None  # the header indexed with the chunk (title, section, page)
     routed: bool = False  # from a document the question names
@@ -77,6 +78,7 @@ def hit_from_chunk(chunk: StoredChunk, score: float, vector: Sequence[float] | N
         heading=str(heading) if heading is not None else None,
         score=score,
         ocr=bool(meta.get("ocr", False)),
+        figure=bool(meta.get("figure", False)),
         vector=tuple(vector) if vector is not None else None,
         context=str(context) if context else None,
     )
@@ -90,7 +92,10 @@ class Retriever(Protocol):
     def retrieve(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]: ...
 
 
-def _dot(a: Sequence[float], b: Sequence[float]) -> float:
+def _cosine(a: Sequence[float], b: Sequence[float] | None) -> float:
+    # Of a chunk only BM25 found: comparable with the dense side's (normalised) scores.
+    if b is None:
+        return 0.0
     import numpy as np
 
     return float(np.dot(np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)))
@@ -112,6 +117,7 @@ class HybridRetriever:
         lexical_weight: float = 1.0,
         readability_power: float = 4.0,
         router: DocumentRouter | None = None,
+        exact_filter_max_chunks: int = 5000,
     ) -> None:
         if mode != "dense" and lexical is None:
             raise ValueError(f"retrieval mode {mode!r} needs a lexical index")
@@ -124,6 +130,7 @@ class HybridRetriever:
         self._weights = (dense_weight, lexical_weight)
         self._readability_power = readability_power
         self._router = router
+        self._exact_filter_max = exact_filter_max_chunks
         self._coverage: Callable[[str, str, str], float] = (
             lexical.term_overlap if lexical is not None else lambda q, t, c: 0.0
         )
@@ -158,10 +165,7 @@ class HybridRetriever:
     def _search(
         self, query: str, vector: Sequence[float], k: int, filters: Filters
     ) -> tuple[list[Hit], bool]:
-        where = filters.where()
-        dense = (
-            self._store.query(vector, k, where, with_vectors=True) if self.mode != "lexical" else []
-        )
+        dense = self._dense(vector, k, filters) if self.mode != "lexical" else []
         lexical = (
             self._lexical.search(query, k, filters)
             if self._lexical is not None and self.mode != "dense"
@@ -169,15 +173,7 @@ class HybridRetriever:
         )
         exhausted = len(dense) < k and len(lexical) < k
 
-        found: dict[str, Hit] = {
-            s.chunk.id: hit_from_chunk(s.chunk, s.score, s.vector) for s in dense
-        }
-        missing = [h.chunk_id for h in lexical if h.chunk_id not in found]
-        for chunk_id, (chunk, chunk_vector) in self._store.get_by_ids(
-            missing, with_vectors=True
-        ).items():
-            score = _dot(vector, chunk_vector) if chunk_vector is not None else 0.0
-            found[chunk_id] = hit_from_chunk(chunk, score, chunk_vector)
+        found = self._hits(vector, dense, lexical)
 
         # The dense side has nothing to say about what its model cannot read; scaling its
         # weight keeps it from drowning BM25 on, say, Chinese under an English-only model.
@@ -203,6 +199,67 @@ class HybridRetriever:
             if chunk_id in found
         ]
         return hits, exhausted
+
+    def _hits(
+        self, vector: Sequence[float], dense: list[ScoredChunk], lexical: list[LexicalHit]
+    ) -> dict[str, Hit]:
+        """Every chunk either side found, with its text and vector. The lexical index holds
+        the vectors beside the tokens; Chroma is asked for the texts of the chunks only BM25
+        found, and for the vectors of chunks the index does not hold (yet)."""
+        chunks = {s.chunk.id: s.chunk for s in dense}
+        scores = {s.chunk.id: s.score for s in dense}
+        vectors = {h.chunk_id: h.vector for h in lexical if h.vector is not None}
+        vectors.update((s.chunk.id, s.vector) for s in dense if s.vector is not None)
+        missing = [h.chunk_id for h in lexical if h.chunk_id not in chunks]
+        for chunk_id, (chunk, _) in self._store.get_by_ids(missing).items():
+            chunks[chunk_id] = chunk
+        unknown = [c for c in chunks if c not in vectors]
+        if unknown and self._lexical is not None:
+            vectors.update(self._lexical.vectors(unknown))
+            unknown = [c for c in unknown if c not in vectors]
+        for chunk_id, (_, stored) in self._store.get_by_ids(unknown, with_vectors=True).items():
+            if stored is not None:
+                vectors[chunk_id] = stored
+        return {
+            chunk_id: hit_from_chunk(
+                chunk,
+                scores[chunk_id] if chunk_id in scores else _cosine(vector, vectors.get(chunk_id)),
+                vectors.get(chunk_id),
+            )
+            for chunk_id, chunk in chunks.items()
+        }
+
+    def _dense(self, vector: Sequence[float], k: int, filters: Filters) -> list[ScoredChunk]:
+        # Chroma's `where` scans the metadata of the whole collection: a filter that keeps few
+        # chunks is answered by listing them, with their vectors, in the lexical index and
+        # scoring every one exactly, at a cost that follows the filter and not the library.
+        if filters and self._lexical is not None and self._exact_filter_max > 0:
+            matching = self._lexical.matching_chunks(filters, self._exact_filter_max)
+            if matching is not None and bool(matching.known.all()):
+                return self._nearest_among(vector, matching, k)
+        # The vectors of the hits come from the lexical index when there is one.
+        with_vectors = self._lexical is None
+        return self._store.query(vector, k, filters.where(), with_vectors=with_vectors)
+
+    def _nearest_among(
+        self, vector: Sequence[float], matching: MatchingChunks, k: int
+    ) -> list[ScoredChunk]:
+        import numpy as np
+
+        if not matching.ids:
+            return []
+        matrix, query = matching.vectors, np.asarray(vector, dtype=np.float32)
+        # Cosine, as the collection's space measures it. einsum, not BLAS: OpenBLAS threads
+        # spin after a call and take CPU from the other questions.
+        norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix)) * float(np.sqrt(query @ query))
+        scores = np.einsum("ij,j->i", matrix, query) / np.where(norms > 0, norms, 1.0)
+        best = [int(i) for i in np.argsort(-scores, kind="stable")[:k]]
+        chunks = self._store.get_by_ids([matching.ids[i] for i in best])
+        return [
+            ScoredChunk(chunks[chunk_id][0], float(scores[i]), matrix[i].tolist())
+            for i in best
+            if (chunk_id := matching.ids[i]) in chunks
+        ]
 
     def _only_ready(self, hits: Sequence[Hit]) -> list[Hit]:
         # One read of the records decides for every hit: while a replace switches a document

@@ -180,7 +180,7 @@ class TitleIndex:
         return term in names or term.replace(" ", "") in names
 
     def route(self, question: str, filters: Filters | None = None) -> Route:
-        named, terms, everything = self._named(question, filters)
+        named, terms, everything, _ = self._named(question, filters)
         if everything:
             return Route(())  # naming every document (or the only one) narrows nothing
         chosen = _narrowed_to_period(question, named)
@@ -199,7 +199,9 @@ class TitleIndex:
         asked = asked_years(question)
         if not asked:
             return ()
-        named, _, _ = self._named(question, filters)
+        # Every document the question names at all, not only the best named: a year is
+        # only missing when no document it might mean reports it.
+        _, _, _, named = self._named(question, filters)
         if not named or any(not d.years for d in named):
             return ()
         reported = {y - back for d in named for y in d.years for back in range(-1, reported_years)}
@@ -207,9 +209,10 @@ class TitleIndex:
 
     def _named(
         self, question: str, filters: Filters | None
-    ) -> tuple[list[DocumentNames], tuple[str, ...], bool]:
-        """The documents the question names (among those `filters` allows), the terms that
-        named them, and whether that is every document there is to choose from."""
+    ) -> tuple[list[DocumentNames], tuple[str, ...], bool, list[DocumentNames]]:
+        """The documents the question names best (among those `filters` allows), the terms
+        that named them, whether that is every document there is to choose from, and every
+        document it names at all."""
         documents, frequency = self._current()
         allowed = (
             set(filters.document_ids) if filters is not None and filters.document_ids else None
@@ -229,11 +232,12 @@ class TitleIndex:
                 )
                 matched[document.document_id] = hits
         if not scores:
-            return [], (), len(documents) < 2
+            return [], (), len(documents) < 2, []
         best = max(scores.values())
         chosen = [d for d in documents if scores.get(d.document_id, 0.0) >= best * 0.75]
         terms = sorted(set().union(*(matched[d.document_id] for d in chosen)))
-        return chosen, tuple(terms), len(documents) < 2 or len(scores) == len(documents)
+        everything = len(documents) < 2 or len(scores) == len(documents)
+        return chosen, tuple(terms), everything, [d for d in documents if d.document_id in scores]
 
 
 def _frequency_of(key: str, frequency: Mapping[str, int]) -> int:

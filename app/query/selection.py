@@ -1,5 +1,6 @@
-"""Selection, after retrieval: the relevance gate, rerank, MMR diversity and neighbour
-expansion, in that order. `/ask` and `docrag eval` both call `SourceSelector.select`."""
+"""Selection, after retrieval: the relevance gate, rerank, one source per page, MMR
+diversity and neighbour expansion, in that order. `/ask` and `docrag eval` both call
+`SourceSelector.select`."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ class SourceSelector:
         store: ChromaChunkStore | None = None,
         min_term_overlap: float = 1.0,
         mmr_lambda: float | None = None,
+        distinct_pages: bool = False,
         expand_neighbors: int = 0,
     ) -> None:
         self.reranker = reranker
@@ -29,6 +31,7 @@ class SourceSelector:
         self._min_score = min_score
         self._min_term_overlap = min_term_overlap
         self._mmr_lambda = mmr_lambda
+        self._distinct_pages = distinct_pages
         self._expand_neighbors = expand_neighbors
 
     def is_relevant(self, hit: Hit) -> bool:
@@ -45,14 +48,35 @@ class SourceSelector:
         relevant = [h for h in hits if self.is_relevant(h)]
         if not relevant:
             return []
-        diversify = self._mmr_lambda is not None
-        kept = self.reranker.rerank(question, relevant, len(relevant) if diversify else top_k)
+        whole = self._mmr_lambda is not None or self._distinct_pages
+        kept = self.reranker.rerank(question, relevant, len(relevant) if whole else top_k)
+        if self._distinct_pages:
+            kept = one_per_page(kept)
         if self._mmr_lambda is not None:
             kept = select_mmr(kept, top_k, self._mmr_lambda)
+        kept = kept[:top_k]
         expand = self._expand_neighbors if expand is None else expand
         if expand and self._store is not None:
             kept = expand_neighbors(kept, self._store, expand)
         return kept
+
+
+def one_per_page(hits: Sequence[Hit]) -> list[Hit]:
+    """The hits in their order, a page's second and later chunks moved behind every first
+    one: the evidence a question needs is usually one page, and five chunks of the same two
+    pages show less of a document than five pages. Hits without a page (text files) each
+    count as their own."""
+    firsts: list[Hit] = []
+    later: list[Hit] = []
+    seen: set[tuple[str, int]] = set()
+    for hit in hits:
+        if hit.page_start is None:
+            firsts.append(hit)
+            continue
+        key = (hit.document_id, hit.page_start)
+        (later if key in seen else firsts).append(hit)
+        seen.add(key)
+    return firsts + later
 
 
 def select_mmr(hits: Sequence[Hit], k: int, lambda_: float) -> list[Hit]:
@@ -111,15 +135,17 @@ def expand_neighbors(hits: Sequence[Hit], store: ChromaChunkStore, n: int) -> li
             for o in range(h.ordinal + 1, h.ordinal + n + 1)
         ]
         text, pages = h.text, [p for p in (h.page_start, h.page_end) if p is not None]
-        ocr = h.ocr
+        ocr, figure = h.ocr, h.figure
         for chunk in reversed([c for c in before if c is not None]):
             text = _merge_overlapping(chunk.text, text)
             pages.extend(_pages(chunk))
             ocr = ocr or bool(chunk.metadata.get("ocr"))
+            figure = figure or bool(chunk.metadata.get("figure"))
         for chunk in [c for c in after if c is not None]:
             text = _merge_overlapping(text, chunk.text)
             pages.extend(_pages(chunk))
             ocr = ocr or bool(chunk.metadata.get("ocr"))
+            figure = figure or bool(chunk.metadata.get("figure"))
         widened.append(
             replace(
                 h,
@@ -127,6 +153,7 @@ def expand_neighbors(hits: Sequence[Hit], store: ChromaChunkStore, n: int) -> li
                 page_start=min(pages) if pages else None,
                 page_end=max(pages) if pages else None,
                 ocr=ocr,  # part of the widened text was read from a page image
+                figure=figure,  # part of it describes a figure
             )
         )
     return widened

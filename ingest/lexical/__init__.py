@@ -5,6 +5,7 @@ tokens (`engine`), written incrementally with each document and kept in step acr
 processes by a change feed in Chroma (`index`, `feed`).
 """
 
+from ingest.lexical.engine import MatchingChunks
 from ingest.lexical.feed import ChangeFeed
 from ingest.lexical.fusion import fuse_rankings
 from ingest.lexical.index import IndexedChunkStore, LexicalHit, LexicalIndex, indexed_text
@@ -16,6 +17,7 @@ __all__ = [
     "IndexedChunkStore",
     "LexicalHit",
     "LexicalIndex",
+    "MatchingChunks",
     "Tokenizer",
     "fuse_rankings",
     "has_cjk",

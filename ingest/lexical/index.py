@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ingest.filters import Filters, facet_terms
-from ingest.lexical.engine import IndexedChunk, ScoredTokens, TantivyBM25
+from ingest.lexical.engine import IndexedChunk, MatchingChunks, ScoredTokens, TantivyBM25
 from ingest.lexical.feed import RETENTION_S, ChangeFeed
 from ingest.lexical.tokens import Tokenizer, has_cjk
 from ingest.store import StoredChunk, Where
@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 # How far back each read of the feed looks again: entries that became visible late, or were
 # stamped by a clock up to this far behind.
 SETTLE_S = 10.0
-_FORMAT = 1  # of what is on disk; another value builds the index again
+_FORMAT = 2  # of what is on disk; another value builds the index again (2: vectors)
 _BUILD_BATCH = 2000
 _TOKEN_CACHE = 20_000
 
@@ -47,6 +47,7 @@ _TOKEN_CACHE = 20_000
 class LexicalHit:
     chunk_id: str
     score: float
+    vector: list[float] | None = None  # the chunk's embedding, when the index holds it
 
 
 class ChunkSource(Protocol):
@@ -155,8 +156,8 @@ class LexicalIndex:
         refs = self._source.chunk_refs()
         for start in range(0, len(refs), _BUILD_BATCH):
             ids = [chunk_id for chunk_id, _ in refs[start : start + _BUILD_BATCH]]
-            found = self._source.get_by_ids(ids)
-            self._engine.add([self._indexed(chunk) for chunk, _ in found.values()])
+            found = self._source.get_by_ids(ids, with_vectors=True)
+            self._engine.add([self._indexed(chunk, vector) for chunk, vector in found.values()])
         self._engine.commit()
         self._cursor, self._seen = started, set()
         self._save_state()
@@ -192,23 +193,34 @@ class LexicalIndex:
             self.follow(self.follow_interval_s)
 
     def _sync_document(self, document_id: str) -> None:
-        chunks = self._source.get(where={"document_id": document_id})
+        refs = self._source.chunk_refs(where={"document_id": document_id})
+        found = self._source.get_by_ids([chunk_id for chunk_id, _ in refs], with_vectors=True)
         self._engine.delete_document(document_id)
-        self._engine.add([self._indexed(c) for c in chunks])
+        self._engine.add([self._indexed(c, vector) for c, vector in found.values()])
 
-    def _indexed(self, chunk: StoredChunk) -> IndexedChunk:
+    def _indexed(self, chunk: StoredChunk, vector: Sequence[float] | None = None) -> IndexedChunk:
         return IndexedChunk(
             chunk_id=chunk.id,
             document_id=chunk.document_id,
             tokens=self._tokenize(indexed_text(chunk)),
             facets=facet_terms(chunk.document_id, chunk.metadata),
+            vector=vector,
         )
 
     # -- this process's writes (through IndexedChunkStore) -------------------------------
 
-    def index_chunks(self, chunks: Sequence[StoredChunk]) -> None:
+    def index_chunks(
+        self,
+        chunks: Sequence[StoredChunk],
+        vectors: Sequence[Sequence[float]] | None = None,
+    ) -> None:
         self._ensure_built()
-        entries = [self._indexed(c) for c in chunks]
+        if vectors is not None and len(vectors) != len(chunks):
+            raise ValueError("one vector per chunk")
+        entries = [
+            self._indexed(c, vectors[i] if vectors is not None else None)
+            for i, c in enumerate(chunks)
+        ]
         with self._lock:
             self._engine.add(entries)
             self._pending.update(dict.fromkeys(c.document_id for c in chunks))
@@ -245,7 +257,32 @@ class LexicalIndex:
         found = self._engine.search(tokens, k, clauses)
         for hit in found:
             self._remember(hit)
-        return [LexicalHit(h.chunk_id, h.score) for h in found]
+        return [LexicalHit(h.chunk_id, h.score, _floats(h.vector)) for h in found]
+
+    def vectors(self, chunk_ids: Sequence[str]) -> dict[str, list[float]]:
+        """The embeddings of these chunks that the index holds. Their tokens are kept for
+        `term_overlap`, so that a question's dense hits are not tokenised again."""
+        known: dict[str, list[float]] = {}
+        wanted = []
+        for chunk_id in dict.fromkeys(chunk_ids):
+            found = self._found.get(chunk_id)
+            vector = _floats(found.vector) if found is not None else None
+            if vector is not None:
+                known[chunk_id] = vector
+            else:
+                wanted.append(chunk_id)
+        for hit in self._engine.stored(wanted):
+            self._remember(hit)
+            if (vector := _floats(hit.vector)) is not None:
+                known[hit.chunk_id] = vector
+        return known
+
+    def matching_chunks(self, filters: Filters, limit: int) -> MatchingChunks | None:
+        """Every chunk that `filters` keep, with its vector, found by the index's facets; None
+        when more than `limit` chunks match. Follows other processes' writes as `search`
+        does."""
+        self._follow_if_due()
+        return self._engine.matching(filters.facet_clauses(), limit)
 
     def _remember(self, hit: ScoredTokens) -> None:
         with self._cache_lock:
@@ -290,7 +327,7 @@ class IndexedChunkStore:
 
     def add(self, chunks: Sequence[StoredChunk], vectors: Sequence[Sequence[float]]) -> None:
         self._store.add(chunks, vectors)
-        self._lexical.index_chunks(chunks)
+        self._lexical.index_chunks(chunks, vectors)
 
     def delete_document(self, document_id: str) -> None:
         self._store.delete_document(document_id)
@@ -302,3 +339,11 @@ class IndexedChunkStore:
 
     def chunk_refs(self, where: Where | None = None) -> list[tuple[str, str]]:
         return list(self._store.chunk_refs(where))
+
+
+def _floats(stored: bytes | None) -> list[float] | None:
+    if not stored:
+        return None
+    import numpy as np
+
+    return np.frombuffer(stored, dtype="<f4").tolist()  # type: ignore[no-any-return]

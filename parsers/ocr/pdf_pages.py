@@ -20,6 +20,11 @@ logger = logging.getLogger(__name__)
 MIN_TEXT_CHARACTERS = 16
 _WORD_CHARACTER = re.compile(r"\w")
 _POINTS_PER_INCH = 72
+# An image drawn over at least this share of the page is a figure, a chart or a photo worth
+# describing (a logo or an icon is smaller); over more than the upper share it is the page's
+# own scan under an OCR'd text layer, whose text is already there.
+MIN_FIGURE_SHARE = 0.05
+MAX_FIGURE_SHARE = 0.9
 
 
 def text_characters(text: str) -> int:
@@ -61,6 +66,48 @@ class PdfPageOcr:
         finally:
             page.close()
         return fit_within(image, self.setup.max_side_px)
+
+    def has_figure(self, number: int) -> bool:
+        """Whether page `number` draws an image of a figure's size (see `MIN_FIGURE_SHARE`).
+        Charts drawn as vector paths are not found: only images are."""
+        import pypdfium2
+        import pypdfium2.raw as pdfium_c
+
+        if self._pdf is None:
+            self._pdf = pypdfium2.PdfDocument(self._data)
+        page = self._pdf[number - 1]
+        try:
+            width, height = page.get_size()
+            area = max(width * height, 1.0)
+            for image in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,)):
+                left, bottom, right, top = image.get_bounds()
+                share = (right - left) * (top - bottom) / area
+                if MIN_FIGURE_SHARE <= share <= MAX_FIGURE_SHARE:
+                    return True
+            return False
+        finally:
+            page.close()
+
+    def describe_figures(self, number: int) -> str:
+        """The figure describer's account of the figures on page `number`; "" when the page
+        has none, or when describing them failed (logged: the page keeps its text)."""
+        describer = self.setup.figures
+        if describer is None:
+            return ""
+        try:
+            if not self.has_figure(number):
+                return ""
+            return describer.describe_figures(self.render(number)).strip()
+        except PageUnreadable as e:
+            reason = str(e)
+        except ParseError:
+            raise
+        except Exception as e:  # pdfium refuses some damaged pages
+            reason = f"the page could not be rendered ({type(e).__name__})"
+        logger.warning(
+            "the figures on page %d of %r were not described: %s", number, self.filename, reason
+        )
+        return ""
 
     def read(self, number: int, layer_text: str) -> str | None:
         """The page's text read from its image, or None to keep the text layer (the page

@@ -39,6 +39,14 @@ _PROGRAM_TIMEOUT_S = 300
 # CJK packs alone: with English loaded too, tesseract mistakes rare characters for common ones.
 _CJK_SHARE_TO_REREAD = 0.3
 _CJK_PACKS = ("chi_sim", "chi_tra", "jpn", "kor")
+# For CJK packs alone: the fixed-pitch model (CJK characters are all one width; without it,
+# layout analysis split lines of them into "columns" read out of order) and Sauvola's local
+# thresholds (fewer misread characters). Measured in bench/ocr.py: 88.7% -> 97.3% clean.
+_CJK_VARIABLES = {"textord_use_cjk_fp_model": "1", "thresholding_method": "2"}
+# A scan with more isolated dark pixels than this share of its area is speckled: tesseract
+# reads the specks as quotes, dots and strokes, so it is cleaned with a 3x3 median first.
+# Rendered and clean pages have almost none (<0.002%); a noisy scan has 0.5% and more.
+_SPECKLED_SHARE = 0.001
 
 
 def remove_spaces_between_cjk(text: str) -> str:
@@ -105,6 +113,7 @@ class TesseractOcrEngine:
     def read(self, image: Image) -> str:
         if self._api is None and self._program is None:
             self._start()
+        image = despeckle(image)
         text = self._read(image, self.languages)
         if self._cjk_languages is not None and cjk_share(text) >= _CJK_SHARE_TO_REREAD:
             text = self._read(image, self._cjk_languages)
@@ -145,7 +154,10 @@ class TesseractOcrEngine:
         import tesserocr
 
         return tesserocr.PyTessBaseAPI(
-            path=f"{self.tessdata}/", lang=languages, psm=tesserocr.PSM.AUTO
+            path=f"{self.tessdata}/",
+            lang=languages,
+            psm=tesserocr.PSM.AUTO,
+            variables=_variables(languages),
         )
 
     def _run_program(self, image: Image, languages: str) -> str:
@@ -162,6 +174,11 @@ class TesseractOcrEngine:
                     languages,
                     "--tessdata-dir",
                     str(self.tessdata),
+                    *(
+                        arg
+                        for item in _variables(languages).items()
+                        for arg in ("-c", "=".join(item))
+                    ),
                 ],
                 input=buffer.getvalue(),
                 capture_output=True,
@@ -180,6 +197,32 @@ class TesseractOcrEngine:
             if api is not None:
                 api.End()
         self._api = self._cjk_api = None
+
+
+def _variables(languages: str) -> dict[str, str]:
+    if all(lang in _CJK_PACKS for lang in languages.split("+")):
+        return dict(_CJK_VARIABLES)
+    return {}
+
+
+def speckle_share(image: Image) -> float:
+    """The share of the image's pixels that are dark with no dark neighbour."""
+    from PIL import ImageChops, ImageFilter
+
+    ink = image.convert("L").point(lambda v: 255 if v < 128 else 0)
+    neighbours = ink.filter(ImageFilter.Kernel((3, 3), [1, 1, 1, 1, 0, 1, 1, 1, 1], scale=8))
+    alone = ImageChops.darker(ink, neighbours.point(lambda v: 255 if v == 0 else 0))
+    return alone.histogram()[255] / (image.width * image.height or 1)
+
+
+def despeckle(image: Image) -> Image:
+    """A speckled scan cleaned with a 3x3 median; any other image as it is (a median would
+    also wear away the thin strokes and the punctuation of small Latin text)."""
+    from PIL import ImageFilter
+
+    if speckle_share(image) <= _SPECKLED_SHARE:
+        return image
+    return image.convert("L").filter(ImageFilter.MedianFilter(3))
 
 
 def cjk_share(text: str) -> float:

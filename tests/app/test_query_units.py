@@ -146,3 +146,23 @@ def test_rate_limit_passes_the_servers_retry_after_on() -> None:
     with pytest.raises(ChatModelRateLimited) as caught, translate_chat_errors(None):
         raise status_error(openai.RateLimitError, 429, **{"retry-after": "3"})
     assert caught.value.headers == {"Retry-After": "3"}
+
+
+# --- selection ---
+
+
+def test_one_source_per_page_moves_a_pages_later_chunks_behind_other_pages() -> None:
+    from app.query.rerank import NoReranker
+    from app.query.selection import SourceSelector
+
+    ranked = [hit("a", 0, 7), hit("b", 1, 7), hit("c", 2, 9), hit("d", 3, 7), hit("e", 4, 12)]
+    selector = SourceSelector(reranker=NoReranker(), min_score=0.0, distinct_pages=True)
+    kept = selector.select("q", ranked, 3)
+    assert [(h.text, h.page_start) for h in kept] == [("a", 7), ("c", 9), ("e", 12)]
+    # Fewer pages than places: the page's further chunks fill them, best first.
+    assert [h.text for h in selector.select("q", ranked, 5)] == ["a", "c", "e", "b", "d"]
+    # Chunks without pages (a text file) are each their own.
+    unpaged = [hit(t, i, None) for i, t in enumerate("xyz")]
+    assert [h.text for h in selector.select("q", unpaged, 2)] == ["x", "y"]
+    plain = SourceSelector(reranker=NoReranker(), min_score=0.0)
+    assert [h.text for h in plain.select("q", ranked, 3)] == ["a", "b", "c"]

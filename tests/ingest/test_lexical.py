@@ -225,6 +225,39 @@ class IndexContract:
             assert [h.chunk_id for h in index.search("object", 5, f)] == expected and expected
         assert index.search("object", 5, Filters(metadata={"year": 1999})) == []
 
+    def test_a_filter_lists_the_chunks_chroma_keeps_with_their_vectors(
+        self, world: Any, make: Any
+    ) -> None:
+        store = world[0]
+        index, _ = make()
+        passages = prose_passages(60)
+        for d in range(6):
+            chunks = passages[d * 10 : (d + 1) * 10]
+            self.write(store, index, f"d{d}", chunks, {"meta.year": 2020 + d % 3})
+        self.delete(store, index, "d4")
+        follower, _ = make("follower", follow_interval_s=0)  # built from Chroma
+        filters = [
+            Filters(document_ids=("d1", "d4")),
+            Filters(filenames=("d2.txt", "d5.txt")),
+            Filters(metadata={"year": [2021, 2022]}),
+            Filters(document_ids=("d0", "d3"), metadata={"year": 2020}),
+            Filters(metadata={"year": 1999}),
+        ]
+        self.write(store, index, "d6", passages[:3], {"meta.year": 2022})  # followed
+        for f in filters:
+            expected = {c.id for c in store.get(where=f.where())}
+            stored = store.get_by_ids(sorted(expected), with_vectors=True)
+            for lexical in (index, follower):
+                listed = lexical.matching_chunks(f, 50)
+                assert listed is not None and sorted(listed.ids) == sorted(expected)
+                assert listed.known.all()
+                for chunk_id, row in zip(listed.ids, listed.vectors, strict=True):
+                    assert row.tolist() == pytest.approx(stored[chunk_id][1])
+        # Above the limit the index says so rather than listing a part.
+        two_years = Filters(metadata={"year": [2020, 2021]})
+        assert index.matching_chunks(two_years, 29) is None
+        assert len(getattr(index.matching_chunks(two_years, 30), "ids", [])) == 30
+
     def test_the_context_header_is_found_with_the_text(self, world: Any, make: Any) -> None:
         store = world[0]
         index, _ = make()
@@ -283,6 +316,40 @@ class TestEmbeddedChroma(IndexContract):
     @pytest.fixture
     def client(self, tmp_path: Path) -> Any:
         return store_module.connect(path=tmp_path / "chroma")
+
+    def test_an_index_of_the_format_before_vectors_is_built_again(
+        self, world: Any, make: Any, tmp_path: Path
+    ) -> None:
+        """An upgrade: the index on disk has the schema of docrag before vectors were stored
+        beside the tokens; it is replaced by one built from Chroma, vectors included."""
+        import json
+
+        import tantivy
+
+        store = world[0]
+        index, _ = make("old")
+        self.write(store, index, "a", ["harbour stew with smoked paprika", "sea salt"])
+        directory = index.directory
+        assert directory is not None
+        del index
+        for child in directory.iterdir():
+            child.unlink()
+        builder = tantivy.SchemaBuilder()
+        builder.add_text_field("chunk_id", stored=True, tokenizer_name="raw")
+        builder.add_text_field("terms", stored=True, tokenizer_name="whitespace")
+        old = tantivy.Index(builder.build(), path=str(directory), reuse=False)
+        writer = old.writer(15_000_000, 1)
+        writer.add_document(tantivy.Document(chunk_id="a:0", terms="paprika"))
+        writer.commit()
+        del writer, old
+        state = {"signature": "1:v1:bigram:stem:" + store.name, "cursor": 1e12}
+        (directory / "docrag-lexical.json").write_text(json.dumps({**state, "origin": "x"}))
+        upgraded, source = make("old")
+        assert [h.chunk_id for h in upgraded.search("paprika", 3)] == ["a:0"]
+        assert source.full_scans == 1
+        listed = upgraded.matching_chunks(Filters(document_ids=("a",)), 10)
+        assert listed is not None and sorted(listed.ids) == ["a:0", "a:1"]
+        assert listed.known.all()
 
 
 WRITER_PROCESS = """

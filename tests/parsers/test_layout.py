@@ -11,7 +11,7 @@ from reportlab.lib.pagesizes import letter
 from reportlab.pdfgen import canvas
 
 from parsers.chunking import indexed_text, split_into_chunks
-from parsers.layout import find_furniture, is_column_header, is_table_row
+from parsers.layout import find_furniture, is_column_header, is_table_row, page_title
 from parsers.pdf import PdfParser
 from parsers.types import ParsedDocument
 
@@ -164,9 +164,36 @@ def test_chunk_context_names_the_document_and_pages(
     chunks = split_into_chunks(statement, count_tokens, 128, 16)
 
     # No title in the metadata and no cover page: the file name stands in.
-    assert all(chunk.context.startswith("harbour-10k | p") for chunk in chunks)
+    assert all(chunk.context.startswith("harbour-10k | ") for chunk in chunks)
     last = chunks[-1]
     assert f"p. {last.page_end}" in last.context or f"-{last.page_end}" in last.context
+
+
+def test_chunks_starting_on_a_page_carry_the_heading_it_opens_with(
+    statement: ParsedDocument, count_tokens: Counter
+) -> None:
+    chunks = split_into_chunks(statement, count_tokens, 128, 16)
+
+    on_first = [c for c in chunks if c.page_start == 1]
+    later = [c for c in chunks if c.page_start != 1]
+    assert on_first and later
+    for chunk in on_first:
+        assert chunk.context.startswith("harbour-10k | Consolidated Statement of Cash Flows | p")
+    # Pages 2 on open with table rows, not a heading: their chunks get none.
+    assert not any("Consolidated" in c.context for c in later)
+    # The heading is in the context, not pasted into the quoted text of later chunks.
+    assert not any("Consolidated" in c.text for c in later)
+
+
+def test_a_page_title_is_the_capitalised_lines_a_page_opens_with() -> None:
+    assert (
+        page_title("Amcor plc and Subsidiaries\nConsolidated Balance Sheets\n($ in millions)")
+        == "Amcor plc and Subsidiaries — Consolidated Balance Sheets"
+    )
+    assert page_title("Note 9— Taxes\nThe Company is subject to taxes.") == "Note 9— Taxes"
+    assert page_title("continued from the page before, as the Company said.") is None
+    assert page_title("Net sales 14,694 14,544 12,861\nCost of sales") is None
+    assert page_title("The following discussion should be read with the statements.") is None
 
 
 def test_filing_title_comes_from_its_cover_not_its_accession_number() -> None:

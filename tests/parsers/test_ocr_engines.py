@@ -4,6 +4,7 @@ with a Debian CJK font. Fakes appear only to inject faults."""
 from __future__ import annotations
 
 import builtins
+import random
 import re
 import sys
 from collections.abc import Iterator
@@ -11,10 +12,16 @@ from typing import Any
 
 import pypdf
 import pytest
+from PIL import Image, ImageFilter
 
 from parsers.ocr import OcrOptions, OcrUnavailable, build_ocr, choose_engine
 from parsers.ocr.rapidocr import RapidOcrEngine
-from parsers.ocr.tesseract import TesseractOcrEngine, remove_spaces_between_cjk
+from parsers.ocr.tesseract import (
+    TesseractOcrEngine,
+    despeckle,
+    remove_spaces_between_cjk,
+    speckle_share,
+)
 from parsers.pdf import normalise_pdf_text
 from tests.ocr_samples import (
     CHINESE_LINES,
@@ -57,6 +64,36 @@ def test_tesseract_reads_chinese_without_spaces_between_characters(
     assert character_accuracy("".join(CHINESE_LINES), read) >= 0.95
     assert "三峡大坝" in read
     assert not CJK_SPACE.search(read)
+
+
+def scanned(page: Image.Image, speckles: float = 0.016) -> Image.Image:
+    """The page as a poor scan: tilted half a degree, blurred, salt-and-pepper noise."""
+    rng = random.Random(7)
+    page = page.rotate(0.5, fillcolor=255, resample=Image.Resampling.BICUBIC)
+    page = page.filter(ImageFilter.GaussianBlur(1.2))
+    pixels = page.load()
+    assert pixels is not None
+    for _ in range(int(page.width * page.height * speckles)):
+        pixels[rng.randrange(page.width), rng.randrange(page.height)] = rng.choice((0, 255))
+    return page
+
+
+def test_tesseract_reads_a_speckled_chinese_scan(tesseract: TesseractOcrEngine) -> None:
+    # Small characters on a noisy scan: the specks read as quotes and strokes unless the
+    # engine cleans them first (90% of the characters right without, 98.6% with).
+    read = tesseract.read(scanned(chinese_page(size=30)))
+
+    assert character_accuracy("".join(CHINESE_LINES), read) >= 0.95
+    assert "三峡大坝" in read and "“" not in read
+
+
+def test_only_speckled_images_are_cleaned_before_ocr() -> None:
+    rendered = render_pdf_page(PDF.read_bytes(), 1)
+    noisy = scanned(chinese_page(size=30))
+
+    assert despeckle(rendered).tobytes() == rendered.tobytes()  # thin Latin strokes kept
+    assert speckle_share(noisy) > 0.005
+    assert speckle_share(despeckle(noisy)) < 0.0001
 
 
 def test_spaces_are_removed_only_between_cjk_characters() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from ingest.parsing import ParseLimits, ProcessParser
+from ingest.reading import DocumentReader, InProcessParser
 from parsers.errors import NoExtractableText
 from parsers.ocr import OcrFailed, OcrOptions, OcrSetup, PageUnreadable, build_ocr
 from parsers.registry import parse_document
@@ -130,3 +131,20 @@ def test_ocr_runs_in_the_parse_worker_and_pages_keep_their_flag(
     assert [p.ocr for p in streamed] == [p.ocr for p in parsed.pages] == [False, True]
     assert "forty-two ships" in parsed.pages[1].text
     assert parsed.sections[1].ocr
+
+
+def test_a_reader_parsing_in_process_reads_scanned_pages_with_the_same_options(
+    mixed_pdf: bytes, embedder: Any
+) -> None:
+    # What a pipeline built without worker processes parses with.
+    reader = DocumentReader(
+        InProcessParser(ocr=OcrOptions(engine="tesseract")), embedder.count_tokens, 120, 16
+    )
+
+    chunks = reader.chunk(reader.parse(mixed_pdf, "mixed.pdf"))
+
+    scanned = [c for c in chunks if c.page_end == 2]
+    assert scanned and all(c.ocr for c in scanned)
+    assert "forty-two ships" in " ".join(c.text for c in scanned)
+    without_ocr = InProcessParser().parse(mixed_pdf, "mixed.pdf")
+    assert without_ocr.pages[1].text == ""
