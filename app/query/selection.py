@@ -65,7 +65,8 @@ def one_per_page(hits: Sequence[Hit]) -> list[Hit]:
     """The hits in their order, a page's second and later chunks moved behind every first
     one: the evidence a question needs is usually one page, and five chunks of the same two
     pages show less of a document than five pages. Hits without a page (text files) each
-    count as their own."""
+    count as their own. The documents a question names keep their places ahead of the rest
+    (routing): a short filing's second chunk on a page still beats another company's page."""
     firsts: list[Hit] = []
     later: list[Hit] = []
     seen: set[tuple[str, int]] = set()
@@ -76,7 +77,10 @@ def one_per_page(hits: Sequence[Hit]) -> list[Hit]:
         key = (hit.document_id, hit.page_start)
         (later if key in seen else firsts).append(hit)
         seen.add(key)
-    return firsts + later
+    if not any(h.routed for h in hits):
+        return firsts + later
+    named = [h for h in firsts if h.routed] + [h for h in later if h.routed]
+    return named + [h for h in firsts if not h.routed] + [h for h in later if not h.routed]
 
 
 def select_mmr(hits: Sequence[Hit], k: int, lambda_: float) -> list[Hit]:

@@ -3,6 +3,7 @@ failures become docrag's errors."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -166,3 +167,8 @@ def test_one_source_per_page_moves_a_pages_later_chunks_behind_other_pages() -> 
     assert [h.text for h in selector.select("q", unpaged, 2)] == ["x", "y"]
     plain = SourceSelector(reranker=NoReranker(), min_score=0.0)
     assert [h.text for h in plain.select("q", ranked, 3)] == ["a", "b", "c"]
+    # The document a question names keeps its places ahead of another document's pages.
+    named = [replace(h, routed=True) for h in ranked[:2]]
+    other = [replace(hit("z", 9, 1), document_id="other", chunk_id="other:9")]
+    kept = selector.select("q", [*named, *other], 2)
+    assert [h.text for h in kept] == ["a", "b"]
