@@ -138,6 +138,14 @@ class Route:
     matched: tuple[str, ...] = ()  # the question's name terms that named them
 
 
+@dataclass(frozen=True, slots=True)
+class _Naming:
+    best: list[DocumentNames]  # the documents named best (within 3/4 of the top score)
+    terms: tuple[str, ...]  # the question's terms that named them
+    everything: bool  # they are every document there is to choose from (or the only one)
+    all: list[DocumentNames]  # every document the question names at all
+
+
 class TitleIndex:
     """The name terms of every ready document, in memory. It is read again from the catalog
     when the number of documents changes, and at least every `refresh_s` seconds (a replace
@@ -180,11 +188,11 @@ class TitleIndex:
         return term in names or term.replace(" ", "") in names
 
     def route(self, question: str, filters: Filters | None = None) -> Route:
-        named, terms, everything, _ = self._named(question, filters)
-        if everything:
+        naming = self._named(question, filters)
+        if naming.everything:
             return Route(())  # naming every document (or the only one) narrows nothing
-        chosen = _narrowed_to_period(question, named)
-        return Route(tuple(d.document_id for d in chosen), terms)
+        chosen = _narrowed_to_period(question, naming.best)
+        return Route(tuple(d.document_id for d in chosen), naming.terms)
 
     def uncovered_years(
         self, question: str, filters: Filters | None = None, *, reported_years: int = 3
@@ -201,18 +209,14 @@ class TitleIndex:
             return ()
         # Every document the question names at all, not only the best named: a year is
         # only missing when no document it might mean reports it.
-        _, _, _, named = self._named(question, filters)
+        named = self._named(question, filters).all
         if not named or any(not d.years for d in named):
             return ()
         reported = {y - back for d in named for y in d.years for back in range(-1, reported_years)}
         return tuple(sorted(asked - reported))
 
-    def _named(
-        self, question: str, filters: Filters | None
-    ) -> tuple[list[DocumentNames], tuple[str, ...], bool, list[DocumentNames]]:
-        """The documents the question names best (among those `filters` allows), the terms
-        that named them, whether that is every document there is to choose from, and every
-        document it names at all."""
+    def _named(self, question: str, filters: Filters | None) -> _Naming:
+        """Which documents the question names, among those `filters` allows."""
         documents, frequency = self._current()
         allowed = (
             set(filters.document_ids) if filters is not None and filters.document_ids else None
@@ -232,12 +236,16 @@ class TitleIndex:
                 )
                 matched[document.document_id] = hits
         if not scores:
-            return [], (), len(documents) < 2, []
+            return _Naming([], (), len(documents) < 2, [])
         best = max(scores.values())
         chosen = [d for d in documents if scores.get(d.document_id, 0.0) >= best * 0.75]
         terms = sorted(set().union(*(matched[d.document_id] for d in chosen)))
-        everything = len(documents) < 2 or len(scores) == len(documents)
-        return chosen, tuple(terms), everything, [d for d in documents if d.document_id in scores]
+        return _Naming(
+            best=chosen,
+            terms=tuple(terms),
+            everything=len(documents) < 2 or len(scores) == len(documents),
+            all=[d for d in documents if d.document_id in scores],
+        )
 
 
 def _frequency_of(key: str, frequency: Mapping[str, int]) -> int:
