@@ -117,7 +117,7 @@ class RetrievalSettings(BaseModel):
         ge=0.0,
         le=1.0,
         description="share of the question's terms a chunk must contain to count as relevant "
-        "(unless it passes min_score)",
+        "(a CJK character counts half a word; unless it passes min_score)",
     )
 
     routing: bool = Field(

@@ -17,7 +17,6 @@ installed with --no-deps (its pins would replace huggingface_hub).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -59,29 +58,35 @@ def run_langchain(
         encode_kwargs={"normalize_embeddings": True},
     )
     started = time.perf_counter()
-    # The same files give the same store: a later run asks again without embedding again.
-    digest = hashlib.sha256("|".join(sorted(p.name for p in files)).encode()).hexdigest()[:12]
+    # One store per work folder, grown file by file: a later run (or a larger subset) embeds only
+    # the filings the store does not hold yet.
     store = Chroma(
         collection_name="financebench",
         embedding_function=embeddings,
-        persist_directory=str(work / f"langchain-{digest}"),
+        persist_directory=str(work / "langchain"),
     )
+    held = {
+        Path(str(m.get("source", ""))).name for m in store.get(include=["metadatas"])["metadatas"]
+    }
     pages = chunks = 0
-    if not store.get(limit=1)["ids"]:
-        loaded = []
-        for path in files:
-            loaded += PyPDFLoader(str(path)).load()
+    for path in files:
+        if path.name in held:
+            continue
+        loaded = PyPDFLoader(str(path)).load()
         splits = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200).split_documents(
             loaded
         )
         for start in range(0, len(splits), 5000):  # Chroma refuses larger batches
             store.add_documents(splits[start : start + 5000])
-        pages, chunks = len(loaded), len(splits)
+        pages, chunks = pages + len(loaded), chunks + len(splits)
     ingest_s = time.perf_counter() - started
+    # A store grown by a larger run holds other filings too: search only this run's.
+    extra = held - {p.name for p in files}
+    only = {"source": {"$in": [str(p) for p in files]}} if extra else None
     outcomes = []
     for question in questions:
         t0 = time.perf_counter()
-        found = store.similarity_search(question.question, k=TOP_K)
+        found = store.similarity_search(question.question, k=TOP_K, filter=only)
         latency = (time.perf_counter() - t0) * 1000
         sources = [
             SourcePage(
@@ -110,6 +115,12 @@ def main() -> None:
     parser.add_argument("--companies", type=int, default=None)
     parser.add_argument("--work", type=Path, default=Path("/tmp/docrag-financebench"))
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--collection",
+        default=None,
+        help="docrag's collection (default: named after the filings); an earlier run's, to "
+        "embed only the filings it lacks",
+    )
     parser.add_argument("--skip-langchain", action="store_true")
     parser.add_argument(
         "--skip-docrag",
@@ -139,6 +150,7 @@ def main() -> None:
         args.pdfs,
         args.questions,
         companies=args.companies,
+        collection=args.collection,
         progress=lambda stage, done, total: print(f"  docrag {stage} {done}/{total}", flush=True),
     )
     docrag_s = time.perf_counter() - started

@@ -89,9 +89,12 @@ def evaluate_docqa(
     companies: int | None = None,
     data_dir: Path | None = None,
     without_filing: bool = True,
+    collection: str | None = None,
     progress: EvalProgress | None = None,
 ) -> DocQAReport:
-    """Ingests the chosen filings (what is not stored yet) and asks every question."""
+    """Ingests the chosen filings (what is not stored yet) and asks every question. The
+    collection is named after the filings unless `collection` names one: a library grown by
+    an earlier, smaller run then embeds only the filings it lacks (and must not hold others)."""
     from app.builders import build_embedder
     from app.parts import build_parts
 
@@ -100,7 +103,7 @@ def evaluate_docqa(
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.name.encode() + hashlib.sha256(path.read_bytes()).digest())
-    collection = collection_name(
+    collection = collection or collection_name(
         f"docqa-{digest.hexdigest()[:8]}",
         embedder.fingerprint,
         settings.embedding.chunk_size,

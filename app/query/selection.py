@@ -45,9 +45,15 @@ class SourceSelector:
     ) -> list[Hit]:
         """Relevance gate, then rerank, then (optionally) MMR diversity and neighbour
         expansion: the chunks that go into the prompt."""
-        relevant = [h for h in hits if self.is_relevant(h)]
-        if not relevant:
+        if not any(self.is_relevant(h) for h in hits):
             return []
+        # When the best hit holds enough of the question's terms, a hit also stays when it holds
+        # that share of what the best one holds: among passages on one subject, a fixed share
+        # of the question cuts good ones too (most in Chinese, where a question's terms are
+        # noisier).
+        best = max(h.term_overlap for h in hits)
+        floor = self._min_term_overlap * best if best >= self._min_term_overlap else math.inf
+        relevant = [h for h in hits if self.is_relevant(h) or h.term_overlap >= floor]
         whole = self._mmr_lambda is not None or self._distinct_pages
         kept = self.reranker.rerank(question, relevant, len(relevant) if whole else top_k)
         if self._distinct_pages:

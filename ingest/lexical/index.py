@@ -30,7 +30,7 @@ from typing import Any, Protocol
 from ingest.filters import Filters, facet_terms
 from ingest.lexical.engine import IndexedChunk, MatchingChunks, ScoredTokens, TantivyBM25
 from ingest.lexical.feed import RETENTION_S, ChangeFeed
-from ingest.lexical.tokens import Tokenizer, has_cjk
+from ingest.lexical.tokens import QuestionTerms, Tokenizer
 from ingest.store import StoredChunk, Where
 
 logger = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ class LexicalIndex:
         self._followed_at = -float("inf")
         self._found: OrderedDict[str, ScoredTokens] = OrderedDict()  # recent hits' tokens
         self._cache_lock = threading.Lock()
-        self._last_query: tuple[str, frozenset[str]] | None = None
+        self._last_query: tuple[str, QuestionTerms] | None = None
         self._load_state()
 
     @property
@@ -292,23 +292,22 @@ class LexicalIndex:
                 self._found.popitem(last=False)
 
     def term_overlap(self, query: str, text: str, chunk_id: str | None = None) -> float:
-        """The share of the question's distinctive terms that the chunk contains (its
-        indexed tokens when a search just found it, else its text). Single CJK characters
-        are left out: common ones (的, 是) would match almost any Chinese text."""
-        wanted = self._distinctive_terms(query)
+        """The share of the question's terms that the chunk holds (its indexed tokens when
+        a search just found it, else its text): `QuestionTerms.share`."""
+        wanted = self._question_terms(query)
         if not wanted:
             return 0.0
         found = self._found.get(chunk_id) if chunk_id is not None else None
         if found is not None:
-            return sum(found.has(t) for t in wanted) / len(wanted)
-        return len(wanted.intersection(self._tokenize(text))) / len(wanted)
+            return wanted.share(found.has)
+        return wanted.share(set(self._tokenize(text)).__contains__)
 
-    def _distinctive_terms(self, query: str) -> frozenset[str]:
+    def _question_terms(self, query: str) -> QuestionTerms:
         # Asked once per hit of the same question: the last question's terms are kept.
         last = self._last_query
         if last is not None and last[0] == query:
             return last[1]
-        terms = frozenset(t for t in self._tokenize(query) if len(t) > 1 or not has_cjk(t))
+        terms = self._tokenize.question_terms(query)
         self._last_query = (query, terms)
         return terms
 

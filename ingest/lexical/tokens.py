@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 CjkMode = Literal["bigram", "jieba"]
@@ -52,6 +54,25 @@ class Tokenizer:
             words = self._stemmer.stemWords(words)
         return tokens + words
 
+    def question_terms(self, text: str) -> QuestionTerms:
+        """What the relevance gate looks for of a question in a chunk: its words, and its CJK
+        runs of two or more characters (jieba's words of two or more in jieba mode). Single
+        CJK characters are left out: common ones (的, 是) would match almost any Chinese
+        text."""
+        words: list[str] = []
+        runs: list[str] = []
+        for cjk_run, word in _TOKEN.findall(text.lower()):
+            if not cjk_run:
+                if word not in self._stop:
+                    words.append(word)
+            elif self._jieba is not None:
+                words.extend(w for w in self._jieba.lcut(cjk_run) if len(w.strip()) > 1)
+            elif len(cjk_run) > 1:
+                runs.append(cjk_run)
+        if self._stemmer is not None:
+            words = [w if has_cjk(w) else self._stemmer.stemWord(w) for w in words]
+        return QuestionTerms(frozenset(words), tuple(runs))
+
     def _cjk_tokens(self, run: str) -> list[str]:
         if self._jieba is not None:
             return [w for w in self._jieba.lcut(run) if w.strip()]
@@ -60,3 +81,32 @@ class Tokenizer:
 
 def has_cjk(text: str) -> bool:
     return bool(_CJK.search(text))
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionTerms:
+    """A question's terms for the relevance gate (`Tokenizer.question_terms`)."""
+
+    words: frozenset[str]
+    cjk_runs: tuple[str, ...]  # read as the bigrams the index holds
+
+    def __bool__(self) -> bool:
+        return bool(self.words or self.cjk_runs)
+
+    def share(self, has: Callable[[str], bool]) -> float:
+        """The share of the question a chunk holds, `has` telling which tokens it has. A
+        word counts one; a CJK character half (about one per Chinese word), present when a
+        bigram that holds it is. Counting bigrams themselves would ask for the ones that
+        span two words (坠毁地点 gives 毁地) and for the question's own words (在哪里), which
+        an answer seldom holds: the share of the question a passage holds would fall below
+        half even for the passage that answers it."""
+        found = float(sum(has(w) for w in self.words))
+        total = float(len(self.words))
+        for run in self.cjk_runs:
+            covered = [False] * len(run)
+            for i in range(len(run) - 1):
+                if has(run[i : i + 2]):
+                    covered[i] = covered[i + 1] = True
+            found += sum(covered) / 2
+            total += len(run) / 2
+        return found / total if total else 0.0

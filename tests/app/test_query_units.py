@@ -152,6 +152,26 @@ def test_rate_limit_passes_the_servers_retry_after_on() -> None:
 # --- selection ---
 
 
+def test_the_gate_keeps_hits_that_hold_half_of_what_the_best_hit_holds() -> None:
+    from app.query.rerank import NoReranker
+    from app.query.selection import SourceSelector
+
+    selector = SourceSelector(reranker=NoReranker(), min_score=0.6, min_term_overlap=0.5)
+    shares = {"best": 0.8, "half of it": 0.4, "little": 0.2, "close in meaning": 0.1}
+    ranked = [
+        replace(hit(text, i), term_overlap=share, score=0.7 if text == "close in meaning" else 0.1)
+        for i, (text, share) in enumerate(shares.items())
+    ]
+    kept = [h.text for h in selector.select("q", ranked, 5)]
+    assert kept == ["best", "half of it", "close in meaning"]
+    # When no hit holds half of the question's terms, only the absolute gate counts: the
+    # question passes on a close cosine, and weak term matches do not ride along with it.
+    weak = [replace(h, term_overlap=h.term_overlap / 4) for h in ranked]
+    assert [h.text for h in selector.select("q", weak, 5)] == ["close in meaning"]
+    # Nothing passes: the documents do not answer the question.
+    assert selector.select("q", [replace(h, score=0.1) for h in weak], 5) == []
+
+
 def test_one_source_per_page_moves_a_pages_later_chunks_behind_other_pages() -> None:
     from app.query.rerank import NoReranker
     from app.query.selection import SourceSelector

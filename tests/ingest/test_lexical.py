@@ -29,6 +29,22 @@ def test_chinese_runs_become_characters_and_bigrams() -> None:
     assert set(tokens) == {"长", "江", "大", "桥", "长江", "江大", "大桥"}
 
 
+def test_a_chinese_question_is_found_by_the_characters_its_words_cover() -> None:
+    terms = Tokenizer().question_terms("MU5735航班坠毁地点在哪里")
+    answer = set(Tokenizer()("东航MU5735客机坠毁事故的发生地点位于广西梧州藤县"))
+    # Of its bigrams, 班坠, 毁地, 点在, 在哪 and 哪里 span two words or ask the question:
+    # counting bigrams, the passage that answers would hold a quarter of the question.
+    bigrams = [b for b in Tokenizer()("航班坠毁地点在哪里") if len(b) == 2]
+    assert sum(b in answer for b in bigrams) / len(bigrams) < 0.5
+    # Counting the characters its bigrams cover (half a term each), it holds most of it.
+    assert terms.share(answer.__contains__) == (1 + 4 / 2) / (1 + 9 / 2) > 0.5
+    unrelated = set(Tokenizer()("长江大桥于一九五七年建成通车"))
+    assert terms.share(unrelated.__contains__) == 0.0
+    # English terms are whole words, as in the index.
+    english = Tokenizer().question_terms("The flights that crash in winter")
+    assert english.words == {"flight", "crash", "winter"} and not english.cjk_runs
+
+
 def test_jieba_segments_chinese_words() -> None:
     assert "长江大桥" in Tokenizer("jieba")("长江大桥于一九五七年建成通车")
 
