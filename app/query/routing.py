@@ -191,7 +191,14 @@ class TitleIndex:
         naming = self._named(question, filters)
         if naming.everything:
             return Route(())  # naming every document (or the only one) narrows nothing
-        chosen = _narrowed_to_period(question, naming.best)
+        named = naming.best
+        asked = asked_years(question)
+        if asked and not any(d.years & asked for d in named):
+            # None of the best named is of the asked year: a document named less well but of
+            # that year is the one meant (a company's older filing, under its old name or
+            # without a title, against a newer one that names it twice).
+            named = [d for d in naming.all if d.years & asked] or named
+        chosen = _narrowed_to_period(question, named)
         return Route(tuple(d.document_id for d in chosen), naming.terms)
 
     def uncovered_years(

@@ -192,3 +192,42 @@ def test_one_source_per_page_moves_a_pages_later_chunks_behind_other_pages() -> 
     other = [replace(hit("z", 9, 1), document_id="other", chunk_id="other:9")]
     kept = selector.select("q", [*named, *other], 2)
     assert [h.text for h in kept] == ["a", "b"]
+
+
+# --- routing ---
+
+
+def test_a_year_routes_to_the_filing_of_that_year_even_when_another_is_named_better(
+    tmp_path: Any,
+) -> None:
+    from datetime import UTC, datetime
+
+    from app.query.routing import TitleIndex
+    from ingest import store as store_module
+    from ingest.catalog import ChromaPagedRecordStore, DocumentCatalog, DocumentRecord
+    from ingest.store import ChromaRecordStore
+
+    client = store_module.connect(path=tmp_path / "chroma")
+    catalog = DocumentCatalog(
+        ChromaPagedRecordStore(client, "t_documents"), ChromaRecordStore(client, "t_content")
+    )
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    titles = {
+        "BLOCK_2016_10K.pdf": None,  # a cover that gave no title
+        "BLOCK_2020_10K.pdf": "Square, Inc. (Block) - Form 10-K 2020",
+        "ACME_2016_10K.pdf": "Acme Corp - Form 10-K 2016",
+    }
+    for i, (filename, title) in enumerate(titles.items()):
+        catalog.put(
+            DocumentRecord(f"d{i}", filename, "application/pdf", 1, f"s{i}", "ready", at, at)
+        )
+        if title is not None:
+            stored = catalog.get(f"d{i}")
+            assert stored is not None
+            catalog.put(replace(stored, title=title))
+    index = TitleIndex(catalog)
+    question = "What is Block's (formerly known as Square) FY2016 working capital ratio?"
+    assert index.route(question).document_ids == ("d0",)
+    # Without a year the better named filing leads, and a year it holds keeps it.
+    assert index.route("What is Block's (formerly Square) revenue?").document_ids == ("d1",)
+    assert index.route("What was Block's (Square) FY2020 revenue?").document_ids == ("d1",)
