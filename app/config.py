@@ -139,7 +139,7 @@ class RetrievalSettings(BaseModel):
         le=50,
         description="answer grounded: false when the question asks about a year that none of "
         "the documents it names reports; a document dated Y (title, file name, metadata) "
-        "reports this many years up to Y (a 10-K: 3), and Y+1; 0 = off",
+        "reports this many years up to Y (a 10-K: 3), and Y+1 but not its quarters; 0 = off",
     )
     abstain_acronym_weight: float = Field(
         0.5,

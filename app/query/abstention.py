@@ -19,7 +19,8 @@ the missing terms' share of the total weight reaches `max_missing_share`.
 The documents a question names can also be of the wrong period: "3M's FY2018 capital
 expenditure" with only 3M's 2022 10-K in the library. A question is abstained on when one
 of the years it asks about is reported by none of the documents it names (the router's
-`uncovered_years`: a document dated Y reports Y-2 to Y+1). Both numbers are
+`uncovered_years`: a document dated Y reports Y-2 to Y+1, and the quarters of Y-2 to Y).
+Both numbers are
 calibrated once on the FinanceBench dev split (README, "Abstention"), never per question."""
 
 from __future__ import annotations

@@ -220,7 +220,10 @@ class TitleIndex:
         if not named or any(not d.years for d in named):
             return ()
         reported = {y - back for d in named for y in d.years for back in range(-1, reported_years)}
-        return tuple(sorted(asked - reported))
+        # A quarter's figures are in that quarter's report or a later one, never in the year
+        # before's outlook.
+        quarterly = {y - back for d in named for y in d.years for back in range(reported_years)}
+        return tuple(sorted((asked - reported) | (asked_quarter_years(question) - quarterly)))
 
     def _named(self, question: str, filters: Filters | None) -> _Naming:
         """Which documents the question names, among those `filters` allows."""
@@ -284,6 +287,19 @@ def _names(key: str, as_prefix: bool, names: frozenset[str]) -> bool:
     if as_prefix:
         return any(name.startswith(key) for name in names)
     return key in names
+
+
+_QUARTER_YEAR = re.compile(
+    r"\b(?:q[1-4]|(?:first|second|third|fourth) quarter)\s+(?:of\s+)?(?:(?:fiscal|fy)\s*)?"
+    r"((?:19|20)\d\d)\b|\b((?:19|20)\d\d)\s*q[1-4]\b",
+    re.IGNORECASE,
+)
+
+
+def asked_quarter_years(question: str) -> frozenset[int]:
+    """The years of the quarters a question asks about ("Q2 of FY2024", "2023Q2", "the
+    second quarter of fiscal 2022")."""
+    return frozenset(int(a or b) for a, b in _QUARTER_YEAR.findall(re.sub(r"\s+", " ", question)))
 
 
 def asked_years(question: str) -> frozenset[int]:
