@@ -15,7 +15,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ingest.catalog import DocumentCatalog, DocumentRecord
@@ -99,10 +99,12 @@ class NamedTerm:
     acronym: bool
 
 
-def named_terms(question: str) -> list[NamedTerm]:
+def named_terms(question: str, joins: Callable[[str], bool] | None = None) -> list[NamedTerm]:
     """The question's words written as names: capitalised inside a sentence, in capitals,
     mixed with digits ("3M"), or possessive ("Costco's" even at a sentence's start). Years,
-    fiscal-period markers and form types are periods, not names."""
+    fiscal-period markers and form types are periods, not names. Capitalised words written
+    together are one name ("Best Buy"); with an acronym ("CVS Health") only when `joins`
+    says the two words are one name."""
     text = _normalise(question)
     found: list[NamedTerm] = []
     end_of_previous = 0
@@ -123,9 +125,12 @@ def named_terms(question: str) -> list[NamedTerm]:
             term = NamedTerm(lower, acronym and not mixed)
             previous = found[-1] if found else None
             joined = text[end_of_previous : match.start()].strip() == "" if previous else False
-            if previous and joined and not term.acronym and not previous.acronym:
+            together = f"{previous.text} {term.text}" if previous and joined else ""
+            if together and (
+                not (term.acronym or found[-1].acronym) or (joins is not None and joins(together))
+            ):
                 # "Best Buy", "Lockheed Martin": one name of several words.
-                found[-1] = NamedTerm(f"{previous.text} {term.text}", False)
+                found[-1] = NamedTerm(together, False)
             else:
                 found.append(term)
             end_of_previous = match.end()

@@ -39,6 +39,10 @@ def test_names_are_read_as_written() -> None:
     assert terms == ["best buy", "usd"]  # the year is a period, not a name
     assert [t.text for t in named_terms("Costco's net income")] == ["costco"]
     assert named_terms("what was the net income in 2021?") == []
+    # An acronym and the word after it are one name when a document is named so.
+    cvs = "Is CVS Health a capital-intensive business?"
+    assert [t.text for t in named_terms(cvs)] == ["cvs", "health"]
+    assert [t.text for t in named_terms(cvs, joins={"cvs health"}.__contains__)] == ["cvs health"]
 
 
 def test_a_question_naming_a_company_is_answered_from_its_filing(library: Any) -> None:
