@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.retrieval_settings import RetrievalSettings
 from ingest.embedding import default_model
 
 
@@ -64,96 +65,6 @@ class ChromaSettings(BaseModel):
         pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,40}[a-zA-Z0-9]$",
         description="prefix of docrag's Chroma collections",
     )
-
-
-class RetrievalSettings(BaseModel):
-    mode: Literal["hybrid", "dense", "lexical"] = Field(
-        "hybrid", description="dense (embeddings), lexical (BM25) or hybrid (both, fused)"
-    )
-    rrf_k: int = Field(60, ge=1, description="reciprocal rank fusion constant")
-    dense_weight: float = Field(1.0, ge=0.0, description="weight of the dense ranking in fusion")
-    lexical_weight: float = Field(1.0, ge=0.0, description="weight of the BM25 ranking in fusion")
-    dense_readability_power: float = Field(
-        4.0,
-        ge=0.0,
-        description="the dense side's weight (in fusion and in the relevance gate) is scaled by "
-        "(share of the question's tokens the embedding model knows) ** this; 0 = off",
-    )
-    cjk_tokenizer: Literal["bigram", "jieba"] = Field(
-        "bigram",
-        description="BM25 words for Chinese/Japanese/Korean: character unigrams and bigrams, "
-        "or jieba words",
-    )
-    exact_filter_max_chunks: int = Field(
-        5000, ge=0, description="filters keeping ≤ this many chunks are searched exactly; 0 = off"
-    )
-    bm25_k1: float = Field(0.9, ge=0.0, description="BM25 term-frequency saturation")
-    bm25_b: float = Field(0.4, ge=0.0, le=1.0, description="BM25 length normalisation")
-    mmr: bool = Field(
-        False, description="diversify the kept chunks with maximal marginal relevance"
-    )
-    mmr_lambda: float = Field(
-        0.7, ge=0.0, le=1.0, description="MMR trade-off: 1 = relevance only, 0 = diversity only"
-    )
-    distinct_pages: bool = Field(
-        True,
-        description="at most one source per page of a paged document: a page's further "
-        "chunks give their places to other pages (when there are enough of them)",
-    )
-    expand_neighbors: int = Field(
-        0, ge=0, le=3, description="widen each kept chunk with this many neighbours on each side"
-    )
-    candidates: int = Field(20, ge=1, le=500, description="chunks fetched before reranking")
-    top_k: int = Field(5, ge=1, le=50, description="chunks kept for the answer by default")
-    min_score: float = Field(
-        0.25,
-        ge=-1.0,
-        le=1.0,
-        description="cosine similarity a chunk needs to count as relevant (unless it passes "
-        "min_term_overlap); when no chunk is relevant the documents do not contain the answer",
-    )
-    min_term_overlap: float = Field(
-        0.5,
-        ge=0.0,
-        le=1.0,
-        description="share of the question's terms a chunk must contain to count as relevant "
-        "(a CJK character counts half a word; unless it passes min_score)",
-    )
-
-    routing: bool = Field(
-        True,
-        description="a question that names documents (company, product, person, file name; "
-        "with a year or form type, that period) searches their chunks first",
-    )
-    abstain_missing_share: float = Field(
-        0.75,
-        ge=0.0,
-        le=1.0,
-        description="answer grounded: false without the chat model when the names the question "
-        "writes (weighted by rarity in the library) are missing from every candidate for at "
-        "least this share of their weight; 1 = off (calibration: README, Abstention)",
-    )
-    abstain_reported_years: int = Field(
-        3,
-        ge=0,
-        le=50,
-        description="answer grounded: false when the question asks about a year that none of "
-        "the documents it names reports; a document dated Y (title, file name, metadata) "
-        "reports this many years up to Y (a 10-K: 3), and Y+1 but not its quarters; 0 = off",
-    )
-    abstain_acronym_weight: float = Field(
-        0.5,
-        ge=0.0,
-        le=1.0,
-        description="weight of a name written in capitals (USD, EBITDA, AMCOR) against one "
-        "written as a proper noun, in the abstention rule",
-    )
-
-    @model_validator(mode="after")
-    def _top_k_within_candidates(self) -> Self:
-        if self.top_k > self.candidates:
-            raise ValueError("retrieval.top_k cannot exceed retrieval.candidates")
-        return self
 
 
 class RerankSettings(BaseModel):

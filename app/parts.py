@@ -93,6 +93,7 @@ def build_index_parts(
         readability_power=retrieval.dense_readability_power,
         router=router,
         exact_filter_max_chunks=retrieval.exact_filter_max_chunks,
+        fusion_depth=retrieval.fusion_depth,
     )
     abstention = (
         MissingTermsAbstention(

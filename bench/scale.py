@@ -45,6 +45,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 
 from app.query.retrieval import Filters, HybridRetriever  # noqa: E402
+from app.retrieval_settings import RetrievalSettings  # noqa: E402
 from ingest import store as store_module  # noqa: E402
 from ingest.catalog import DocumentCatalog, DocumentRecord, utcnow  # noqa: E402
 from ingest.lexical import (  # noqa: E402
@@ -121,7 +122,11 @@ def ready(catalog: DocumentCatalog, doc: str, chunks: int, shard: int) -> None:
 
 
 def retriever_over(
-    store: ChromaChunkStore, catalog: DocumentCatalog, lexical: Any, exact_filter_max: int = 5000
+    store: ChromaChunkStore,
+    catalog: DocumentCatalog,
+    lexical: Any,
+    exact_filter_max: int = 5000,
+    fusion_depth: int = RetrievalSettings().fusion_depth,
 ) -> Any:
     embedder: Any = RandomQueryEmbedder()
     return HybridRetriever(
@@ -130,6 +135,7 @@ def retriever_over(
         catalog=catalog,
         lexical=lexical,
         exact_filter_max_chunks=exact_filter_max,
+        fusion_depth=fusion_depth,
     )
 
 

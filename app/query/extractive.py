@@ -62,7 +62,18 @@ def whole_units(text: str) -> list[str]:
     """The sentences and rows of a chunk that can be quoted: a fragment that starts in the
     middle of a sentence (a chunk's overlap with the one before, or prose broken by a page
     or a table) is left out."""
-    return [u for u in split_sentences(text) if is_table_row(u) or not _starts_mid_sentence(u)]
+    return [
+        u
+        for u in split_sentences(text)
+        if is_table_row(u) or not (_starts_mid_sentence(u) or _says_nothing(u))
+    ]
+
+
+def _says_nothing(text: str) -> bool:
+    """A lead-in to what follows ("The following table presents ... (in millions):") or a
+    line of links ("• Overview • Results of Operations • ..."): a quote of it answers nothing."""
+    stripped = text.rstrip()
+    return stripped.endswith(":") or stripped.count("•") >= 3
 
 
 def _starts_mid_sentence(text: str) -> bool:

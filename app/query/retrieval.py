@@ -118,6 +118,7 @@ class HybridRetriever:
         readability_power: float = 4.0,
         router: DocumentRouter | None = None,
         exact_filter_max_chunks: int = 5000,
+        fusion_depth: int = 0,
     ) -> None:
         if mode != "dense" and lexical is None:
             raise ValueError(f"retrieval mode {mode!r} needs a lexical index")
@@ -131,6 +132,7 @@ class HybridRetriever:
         self._readability_power = readability_power
         self._router = router
         self._exact_filter_max = exact_filter_max_chunks
+        self._fusion_depth = fusion_depth
         self._coverage: Callable[[str, str, str], float] = (
             lexical.term_overlap if lexical is not None else lambda q, t, c: 0.0
         )
@@ -151,20 +153,25 @@ class HybridRetriever:
         return head + rest[: k - len(head)]
 
     def _retrieve(self, query: str, vector: Sequence[float], k: int, filters: Filters) -> list[Hit]:
-        fetch = k
+        # Each side's list is fused deeper than the k kept: a chunk ranked 30th by both sides
+        # is better evidence than one ranked 3rd by one side alone, and a list cut at k hides
+        # the agreement that reciprocal rank fusion rewards.
+        fetch, keep = max(k, self._fusion_depth), k
         hits: list[Hit] = []
         for _ in range(3):
-            hits, exhausted = self._search(query, vector, fetch, filters)
+            hits, exhausted = self._search(query, vector, fetch, filters, keep)
             hits = self._only_ready(hits)
             # Chunks of a document still being ingested are invisible; fetch more to fill k.
             if len(hits) >= k or exhausted:
                 break
-            fetch *= 2
+            fetch, keep = fetch * 2, keep * 2
         return hits[:k]
 
     def _search(
-        self, query: str, vector: Sequence[float], k: int, filters: Filters
+        self, query: str, vector: Sequence[float], k: int, filters: Filters, keep: int
     ) -> tuple[list[Hit], bool]:
+        """Each side's `k` best, fused; the `keep` best of the fusion as hits (only they are
+        read from the stores)."""
         dense = self._dense(vector, k, filters) if self.mode != "lexical" else []
         lexical = (
             self._lexical.search(query, k, filters)
@@ -172,8 +179,6 @@ class HybridRetriever:
             else []
         )
         exhausted = len(dense) < k and len(lexical) < k
-
-        found = self._hits(vector, dense, lexical)
 
         # The dense side has nothing to say about what its model cannot read; scaling its
         # weight keeps it from drowning BM25 on, say, Chinese under an English-only model.
@@ -187,6 +192,12 @@ class HybridRetriever:
                 ([h.chunk_id for h in lexical], lexical_weight if self.mode != "dense" else 0.0),
             ],
             k=self._rrf_k,
+        )[:keep]
+        wanted = {chunk_id for chunk_id, _ in fused}
+        found = self._hits(
+            vector,
+            [s for s in dense if s.chunk.id in wanted],
+            [h for h in lexical if h.chunk_id in wanted],
         )
         hits = [
             replace(

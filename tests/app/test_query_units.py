@@ -231,3 +231,21 @@ def test_a_year_routes_to_the_filing_of_that_year_even_when_another_is_named_bet
     # Without a year the better named filing leads, and a year it holds keeps it.
     assert index.route("What is Block's (formerly Square) revenue?").document_ids == ("d1",)
     assert index.route("What was Block's (Square) FY2020 revenue?").document_ids == ("d1",)
+
+
+# --- extractive answers ---
+
+
+def test_an_extractive_answer_quotes_no_lead_in_and_no_line_of_links(embedder: Any) -> None:
+    from app.query.extractive import ExtractiveAnswerer
+
+    source = hit(
+        "The following table presents balance sheet and working capital measures (in "
+        "millions):\nWorking capital $ 1,987 $ 2,145\n"
+        "• Overview • Results of Operations • Liquidity and Capital Resources • Working Capital"
+    )
+    answer = ExtractiveAnswerer(embedder=embedder).answer(
+        "Does the company have positive working capital?", [source]
+    )
+    assert answer.startswith("Working capital $ 1,987 $ 2,145 [1]")
+    assert "following table" not in answer and "•" not in answer
