@@ -65,9 +65,10 @@ def run_langchain(
         embedding_function=embeddings,
         persist_directory=str(work / "langchain"),
     )
-    held = {
-        Path(str(m.get("source", ""))).name for m in store.get(include=["metadatas"])["metadatas"]
-    }
+    held: set[str] = set()
+    for offset in range(0, store._collection.count(), 5000):  # SQLite caps a query's variables
+        page = store.get(include=["metadatas"], limit=5000, offset=offset)["metadatas"]
+        held.update(Path(str(m.get("source", ""))).name for m in page)
     pages = chunks = 0
     for path in files:
         if path.name in held:

@@ -1,6 +1,6 @@
 """The extractive answerer, used when no chat model is configured: the sentences and table
-rows of the sources that best answer the question, best first, each cited. It is not a chat
-model.
+rows of the sources that best answer the question, best first, one per source, each cited.
+It is not a chat model.
 
 Every source is read. A sentence or row scores by how much of the question it holds (its
 terms weighted by rarity among the candidates, and character bigrams for languages the
@@ -130,7 +130,18 @@ class ExtractiveAnswerer:
         units = self._units(question, hits)
         if not units:
             return ""
-        best = self._ranked(question, units)[: self.max_sentences]
+        best: list[_Unit] = []
+        said: set[str] = set()
+        for unit in self._ranked(question, units):
+            # One unit per source, each said once (a chunk's overlap, a page repeated in two
+            # filings): three quotes show three places the answer may rest on, where three
+            # sentences of one chunk show one.
+            key = " ".join(unit.text.lower().split())
+            if key not in said and all(b.source != unit.source for b in best):
+                said.add(key)
+                best.append(unit)
+            if len(best) == self.max_sentences:
+                break
         # One unit per paragraph: a row has no full stop to end its claim for the citations.
         return "\n\n".join(f"{u.text} [{u.source}]" for u in best)
 

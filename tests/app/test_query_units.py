@@ -249,3 +249,22 @@ def test_an_extractive_answer_quotes_no_lead_in_and_no_line_of_links(embedder: A
     )
     assert answer.startswith("Working capital $ 1,987 $ 2,145 [1]")
     assert "following table" not in answer and "•" not in answer
+
+
+def test_an_extractive_answer_quotes_each_source_once_and_each_sentence_once(
+    embedder: Any,
+) -> None:
+    from app.query.extractive import ExtractiveAnswerer
+
+    sources = [
+        hit("Net sales rose 6% in 2021. Net sales of pumps rose 9% in 2021.", 0, 3),
+        hit("Net sales rose 6% in 2021.", 1, 8),  # the same sentence on another page
+        hit("Net sales in Europe fell 2% in 2021.", 2, 9),
+    ]
+    answer = ExtractiveAnswerer(embedder=embedder).answer(
+        "How did net sales change in 2021?", sources
+    )
+    units = answer.split("\n\n")
+    assert len(units) == 2, answer  # the repeated sentence counts once
+    assert sorted(u.rsplit(" [", 1)[1] for u in units) in (["1]", "3]"], ["2]", "3]"])
+    assert answer.count("Net sales rose 6% in 2021.") == 1
