@@ -80,7 +80,11 @@ def build_index_parts(
     lexical = build_lexical(settings, client, store)
     pipeline = build_pipeline(settings, embedder, store, catalog, parser=parser, lexical=lexical)
     retrieval = settings.retrieval
-    router = TitleIndex(catalog) if retrieval.routing else None
+    router = (
+        TitleIndex(catalog, reported_years=retrieval.abstain_reported_years)
+        if retrieval.routing
+        else None
+    )
     retriever = HybridRetriever(
         embedder=embedder,
         store=store,

@@ -156,9 +156,12 @@ class TitleIndex:
     when the number of documents changes, and at least every `refresh_s` seconds (a replace
     keeps the count but may change a title)."""
 
-    def __init__(self, catalog: DocumentCatalog, *, refresh_s: float = 30.0) -> None:
+    def __init__(
+        self, catalog: DocumentCatalog, *, refresh_s: float = 30.0, reported_years: int = 3
+    ) -> None:
         self._catalog = catalog
         self._refresh_s = refresh_s
+        self._reported_years = reported_years  # a document dated Y reports Y and the years before
         self._lock = threading.Lock()
         self._documents: list[DocumentNames] = []
         self._frequency: dict[str, int] = {}
@@ -203,7 +206,7 @@ class TitleIndex:
             # that year is the one meant (a company's older filing, under its old name or
             # without a title, against a newer one that names it twice).
             named = [d for d in naming.all if d.years & asked] or named
-        chosen = _narrowed_to_period(question, named)
+        chosen = _covering(question, _narrowed_to_period(question, named), self._reported_years)
         return Route(tuple(d.document_id for d in chosen), naming.terms)
 
     def uncovered_years(
@@ -310,6 +313,20 @@ def asked_quarter_years(question: str) -> frozenset[int]:
 def asked_years(question: str) -> frozenset[int]:
     """The years a question writes ("FY2018", "2022", "fiscal 2021")."""
     return frozenset(int(w) for w in _terms(question) if _YEAR.fullmatch(w))
+
+
+def _covering(
+    question: str, documents: list[DocumentNames], reported_years: int
+) -> list[DocumentNames]:
+    """For a question comparing years ("FY2018 - FY2020", "between FY2021 and FY2022"), the
+    documents that report all of them (dated Y, they report the `reported_years` up to Y),
+    when any does: the later 10-K holds the whole comparison, the earlier one half of it."""
+    asked = asked_years(question)
+    if len(asked) < 2 or reported_years <= 0:
+        return documents
+    first, last = min(asked), max(asked)
+    whole = [d for d in documents if any(y - reported_years < first <= last <= y for y in d.years)]
+    return whole or documents
 
 
 def _narrowed_to_period(question: str, documents: Sequence[DocumentNames]) -> list[DocumentNames]:

@@ -197,9 +197,8 @@ def test_one_source_per_page_moves_a_pages_later_chunks_behind_other_pages() -> 
 # --- routing ---
 
 
-def test_a_year_routes_to_the_filing_of_that_year_even_when_another_is_named_better(
-    tmp_path: Any,
-) -> None:
+def title_index(tmp_path: Any, titles: dict[str, str | None]) -> Any:
+    """A TitleIndex over a real catalog of ready documents: file name -> title (or none)."""
     from datetime import UTC, datetime
 
     from app.query.routing import TitleIndex
@@ -212,25 +211,48 @@ def test_a_year_routes_to_the_filing_of_that_year_even_when_another_is_named_bet
         ChromaPagedRecordStore(client, "t_documents"), ChromaRecordStore(client, "t_content")
     )
     at = datetime(2026, 1, 1, tzinfo=UTC)
-    titles = {
-        "BLOCK_2016_10K.pdf": None,  # a cover that gave no title
-        "BLOCK_2020_10K.pdf": "Square, Inc. (Block) - Form 10-K 2020",
-        "ACME_2016_10K.pdf": "Acme Corp - Form 10-K 2016",
-    }
     for i, (filename, title) in enumerate(titles.items()):
-        catalog.put(
-            DocumentRecord(f"d{i}", filename, "application/pdf", 1, f"s{i}", "ready", at, at)
-        )
-        if title is not None:
-            stored = catalog.get(f"d{i}")
-            assert stored is not None
-            catalog.put(replace(stored, title=title))
-    index = TitleIndex(catalog)
+        fields = (f"d{i}", filename, "application/pdf", 1, f"s{i}", "ready", at, at)
+        catalog.put(DocumentRecord(*fields, title=title))  # type: ignore[arg-type]
+    return TitleIndex(catalog)
+
+
+def test_a_year_routes_to_the_filing_of_that_year_even_when_another_is_named_better(
+    tmp_path: Any,
+) -> None:
+    index = title_index(
+        tmp_path,
+        {
+            "BLOCK_2016_10K.pdf": None,  # a cover that gave no title
+            "BLOCK_2020_10K.pdf": "Square, Inc. (Block) - Form 10-K 2020",
+            "ACME_2016_10K.pdf": "Acme Corp - Form 10-K 2016",
+        },
+    )
     question = "What is Block's (formerly known as Square) FY2016 working capital ratio?"
     assert index.route(question).document_ids == ("d0",)
     # Without a year the better named filing leads, and a year it holds keeps it.
     assert index.route("What is Block's (formerly Square) revenue?").document_ids == ("d1",)
     assert index.route("What was Block's (Square) FY2020 revenue?").document_ids == ("d1",)
+
+
+def test_a_comparison_of_years_routes_to_the_filing_that_reports_them_all(tmp_path: Any) -> None:
+    index = title_index(
+        tmp_path,
+        {
+            "MGM_2018_10K.pdf": "MGM Resorts 10-K 2018",
+            "MGM_2020_10K.pdf": "MGM Resorts 10-K 2020",
+            "ACME_2020_10K.pdf": "Acme Corp 10-K 2020",  # routing narrows only a library
+        },
+    )
+    # The 2020 10-K compares 2018, 2019 and 2020; the 2018 one holds only the first of them.
+    average = "What is the FY2018 - FY2020 average capex of MGM Resorts?"
+    assert index.route(average).document_ids == ("d1",)
+    assert index.route("What was MGM's capex in FY2018?").document_ids == ("d0",)
+    # Years no single filing reports: both filings, as before.
+    assert set(index.route("MGM's capex in FY2017, FY2018 and FY2020?").document_ids) == {
+        "d0",
+        "d1",
+    }
 
 
 # --- extractive answers ---
