@@ -130,18 +130,21 @@ class ExtractiveAnswerer:
         units = self._units(question, hits)
         if not units:
             return ""
+        ranked = self._ranked(question, units)
         best: list[_Unit] = []
         said: set[str] = set()
-        for unit in self._ranked(question, units):
-            # One unit per source, each said once (a chunk's overlap, a page repeated in two
-            # filings): three quotes show three places the answer may rest on, where three
-            # sentences of one chunk show one.
-            key = " ".join(unit.text.lower().split())
-            if key not in said and all(b.source != unit.source for b in best):
+        # One unit per source first, each said once (a chunk's overlap, a page repeated in two
+        # filings): three quotes show three places the answer may rest on, where three
+        # sentences of one chunk show one. Fewer sources than places: their next units.
+        for first_pass in (True, False):
+            for unit in ranked:
+                key = " ".join(unit.text.lower().split())
+                if len(best) == self.max_sentences or key in said:
+                    continue
+                if first_pass and any(b.source == unit.source for b in best):
+                    continue
                 said.add(key)
                 best.append(unit)
-            if len(best) == self.max_sentences:
-                break
         # One unit per paragraph: a row has no full stop to end its claim for the citations.
         return "\n\n".join(f"{u.text} [{u.source}]" for u in best)
 
