@@ -141,6 +141,21 @@ def test_a_citation_of_a_markdown_file_shows_the_chunk_in_its_text(
     assert "docrag answers questions" in page.locator("#viewer .page-text").inner_text()
 
 
+def test_a_question_asked_while_the_page_still_starts_is_answered(
+    page: Any, library: dict[str, Any]
+) -> None:
+    # The start-up health check is held unanswered: the form must work all the same (it
+    # was wired only after that check, so a quick question was lost).
+    held: list[Any] = []
+    page.route("**/health", lambda route: held.append(route))
+    page.reload()
+    reply = ask(page, STEW)
+    assert held, "the page asked for /health"
+    assert "smoked paprika" in reply.locator(".text").inner_text()
+    for route in held:
+        route.continue_()
+
+
 def test_follow_up_questions_carry_the_conversation(page: Any, library: dict[str, Any]) -> None:
     sent: list[dict[str, Any]] = []
     page.on(

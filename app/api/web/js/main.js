@@ -43,6 +43,11 @@ async function start() {
   select.addEventListener("change", () => setLanguage(select.value));
   applyLanguage();
   onUnauthorized(askForKey);
+  // The form works from the first moment: a question asked before the key prompt below gets
+  // a 401, which asks for the key and retries.
+  const library = startLibrary();
+  startUploads({ onChange: () => library.refresh() });
+  startChat({ library });
 
   try {
     const status = await health();
@@ -50,9 +55,6 @@ async function start() {
   } catch {
     document.getElementById("announcer").textContent = t("networkError");
   }
-  const library = startLibrary();
-  startUploads({ onChange: () => library.refresh() });
-  startChat({ library });
   await library.refresh();
 }
 
