@@ -79,7 +79,9 @@ def library(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Any:
         catalog.put(DocumentRecord(*fields, chunks=len(chunks)))  # type: ignore[arg-type]
     no_where = NoWhereStore(client, "f_chunks", fingerprint)
 
-    def retriever(mode: str, exact_max: int, chunk_store: ChromaChunkStore = store) -> Any:
+    def retriever(
+        mode: str, exact_max: int, chunk_store: ChromaChunkStore = store, depth: int = 0
+    ) -> Any:
         return HybridRetriever(
             embedder=embedder,
             store=chunk_store,
@@ -87,6 +89,7 @@ def library(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Any:
             lexical=lexical,
             mode=mode,  # type: ignore[arg-type]
             exact_filter_max_chunks=exact_max,
+            fusion_depth=depth,
         )
 
     return store, no_where, writes, lexical, retriever
@@ -134,6 +137,27 @@ def test_filtered_hybrid_search_agrees_with_chromas_where(library: Any) -> None:
             assert found and set(found) <= allowed
             agreed.append(len(set(expected) & set(found)) / len(found))
     assert sum(agreed) / len(agreed) >= 0.95
+
+
+def test_fusion_ranks_each_sides_deeper_list_before_cutting_to_k(
+    library: Any, embedder: Any
+) -> None:
+    from ingest.lexical.fusion import fuse_rankings
+
+    store, _, _, lexical, retriever = library
+    deep, shallow = retriever("hybrid", 5000, depth=60), retriever("hybrid", 5000)
+    differs = 0
+    for question in QUESTIONS:
+        found = deep.retrieve(question, 5)
+        # What the candidates must be: the top 5 of the fusion of each side's 60 best.
+        dense = [s.chunk.id for s in store.query(embedder.embed_query(question), 60)]
+        words = [h.chunk_id for h in lexical.search(question, 60)]
+        fused = fuse_rankings([(dense, found[0].dense_trust), (words, 1.0)])
+        assert [h.chunk_id for h in found] == [chunk_id for chunk_id, _ in fused[:5]]
+        differs += [h.chunk_id for h in shallow.retrieve(question, 5)] != [
+            h.chunk_id for h in found
+        ]
+    assert differs, "lists cut at k fuse to the same candidates for every question"
 
 
 def test_a_filter_keeping_more_than_the_limit_uses_chromas_where(library: Any) -> None:
