@@ -3,7 +3,6 @@ the parts bound to the active index, swapped as a whole when `docrag reindex` sw
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
@@ -105,13 +104,7 @@ def build_index_parts(
             statistics=LexicalTermStatistics(lexical),
             names_a_document=router.names_a_document if router is not None else lambda t: False,
             names_of=router.names_of if router is not None else lambda d: frozenset(),
-            uncovered_years=(
-                functools.partial(
-                    router.uncovered_years, reported_years=retrieval.abstain_reported_years
-                )
-                if router is not None
-                else lambda q, f: ()
-            ),
+            uncovered_years=router.uncovered_years if router is not None else lambda q, f: (),
             max_missing_share=retrieval.abstain_missing_share,
             acronym_weight=retrieval.abstain_acronym_weight,
         )

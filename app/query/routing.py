@@ -209,14 +209,13 @@ class TitleIndex:
         chosen = _covering(question, _narrowed_to_period(question, named), self._reported_years)
         return Route(tuple(d.document_id for d in chosen), naming.terms)
 
-    def uncovered_years(
-        self, question: str, filters: Filters | None = None, *, reported_years: int = 3
-    ) -> tuple[int, ...]:
+    def uncovered_years(self, question: str, filters: Filters | None = None) -> tuple[int, ...]:
         """The years the question asks about that none of the documents it names reports: a
         document dated Y (in its title, file name or metadata) reports Y and the
         `reported_years - 1` years before it, as a 10-K's statements compare three years,
         and the year after it (an outlook). Empty when the question names no document, or
         one of the documents it names carries no year."""
+        reported_years = self._reported_years
         if reported_years <= 0:
             return ()
         asked = asked_years(question)
