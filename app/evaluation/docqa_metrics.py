@@ -82,6 +82,22 @@ def choose_subset(
     return [present[name] for name in files], chosen
 
 
+def company_halves(questions: Sequence[DocQuestion]) -> dict[str, str]:
+    """Each company of a questions file in half "A" or "B": the companies in alphabetical
+    order (lower case), alternating A, B. Fixed before any result was seen: rules and numbers
+    are chosen on half A, and half B, which nobody tunes on, is reported beside it."""
+    names = sorted({q.company.lower() for q in questions})
+    return {name: "AB"[i % 2] for i, name in enumerate(names)}
+
+
+def in_half(questions: Sequence[DocQuestion], half: str | None) -> list[DocQuestion]:
+    """The questions about the companies of one half (all of them when `half` is None)."""
+    if half is None:
+        return list(questions)
+    halves = company_halves(questions)
+    return [q for q in questions if halves[q.company.lower()] == half]
+
+
 @dataclass(frozen=True, slots=True)
 class SourcePage:
     filename: str
