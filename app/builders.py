@@ -8,9 +8,17 @@ from pathlib import Path
 from typing import Any
 
 from app.config import Settings
+from app.query.abstention import MissingNamesAbstention
+from app.query.analysis import QuestionAnalyzer
+from app.query.answering import AskService
 from app.query.chat import ChatModel, GenerationParams
+from app.query.extractive import ExtractiveAnswerer
 from app.query.llm import OpenAIChatModel
+from app.query.profiles import build_profile
 from app.query.rerank import CrossEncoderReranker, NoReranker, Reranker
+from app.query.retrieval import HybridRetriever
+from app.query.routing import TitleIndex
+from app.query.selection import SourceSelector
 from ingest import store as store_module
 from ingest.catalog import ChromaPagedRecordStore, DocumentCatalog
 from ingest.embedding import Embedder, SentenceTransformerEmbedder, model_identity
@@ -189,3 +197,80 @@ def build_reranker(settings: Settings) -> Reranker:
     return CrossEncoderReranker(
         settings.rerank.model, max_length=settings.rerank.max_length, device=settings.rerank.device
     )
+
+
+def build_question_path(
+    settings: Settings,
+    *,
+    embedder: Embedder,
+    store: ChromaChunkStore,
+    catalog: DocumentCatalog,
+    lexical: LexicalIndex,
+    reranker: Reranker,
+    chat_model: ChatModel | None,
+) -> tuple[HybridRetriever, AskService]:
+    """The question path of one index, in the order it runs: analysis (with the profile and
+    the title index), retrieval, selection (gate, rerank, abstention), answering."""
+    retrieval = settings.retrieval
+    profile = build_profile(settings.questions.profile)
+    tokenizer = Tokenizer(retrieval.cjk_tokenizer)
+    titles = TitleIndex(catalog, profile) if retrieval.routing else None
+    analyzer = QuestionAnalyzer(
+        tokenize=tokenizer,
+        question_terms=tokenizer.question_terms,
+        statistics=lexical,
+        profile=profile,
+        titles=titles,
+    )
+    retriever = HybridRetriever(
+        embedder=embedder,
+        store=store,
+        catalog=catalog,
+        lexical=lexical,
+        mode=retrieval.mode,
+        rrf_k=retrieval.rrf_k,
+        dense_weight=retrieval.dense_weight,
+        lexical_weight=retrieval.lexical_weight,
+        readability_power=retrieval.dense_readability_power,
+        analyze=analyzer.analyze,
+        exact_filter_max_chunks=retrieval.exact_filter_max_chunks,
+        fusion_depth=retrieval.fusion_depth,
+    )
+    abstaining = settings.abstention
+    abstention = (
+        MissingNamesAbstention(
+            tokenize=tokenizer,
+            names_of=titles.names_of if titles is not None else lambda d: frozenset(),
+            missing_share=abstaining.missing_share,
+            acronym_weight=abstaining.acronym_weight,
+            common_share=abstaining.common_share,
+            periods=abstaining.periods,
+        )
+        if abstaining.missing_share < 1.0 or abstaining.periods
+        else None
+    )
+    llm = settings.llm
+    ask_service = AskService(
+        retriever=retriever,
+        analyzer=analyzer,
+        selector=SourceSelector(
+            reranker=reranker,
+            analyze=analyzer.analyze,
+            abstention=abstention,
+            store=store,
+            min_score=retrieval.min_score,
+            min_term_overlap=retrieval.min_term_overlap,
+            mmr_lambda=retrieval.mmr_lambda if retrieval.mmr else None,
+            distinct_pages=retrieval.distinct_pages,
+            expand_neighbors=retrieval.expand_neighbors,
+        ),
+        chat_model=chat_model,
+        extractive=ExtractiveAnswerer(embedder),
+        count_tokens=embedder.count_tokens,
+        candidates=retrieval.candidates,
+        context_tokens=llm.context_tokens,
+        history_tokens=llm.history_tokens,
+        condense=llm.condense,
+        condense_max_tokens=llm.condense_max_tokens,
+    )
+    return retriever, ask_service

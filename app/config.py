@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.retrieval_settings import RetrievalSettings
+from app.retrieval_settings import AbstentionSettings, QuestionSettings, RetrievalSettings
 from ingest.embedding import default_model
 
 
@@ -274,6 +274,8 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     chroma: ChromaSettings = Field(default_factory=ChromaSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    abstention: AbstentionSettings = Field(default_factory=AbstentionSettings)
+    questions: QuestionSettings = Field(default_factory=QuestionSettings)
     rerank: RerankSettings = Field(default_factory=RerankSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)

@@ -17,24 +17,22 @@ from app.builders import (
     build_lexical,
     build_parser,
     build_pipeline,
+    build_question_path,
     build_registry,
     build_reranker,
     connect,
     same_model,
 )
 from app.config import Settings
-from app.query.abstention import LexicalTermStatistics, MissingTermsAbstention
 from app.query.answering import AskService
 from app.query.chat import ChatModel
-from app.query.extractive import ExtractiveAnswerer
+from app.query.dispatch import AnswerDispatch
 from app.query.rerank import Reranker
 from app.query.retrieval import HybridRetriever
-from app.query.routing import TitleIndex
-from app.query.selection import SourceSelector
 from ingest.catalog import DocumentCatalog, DocumentRecord
 from ingest.embedding import Embedder, same_fingerprint
 from ingest.jobs import IngestJobs, JobStore
-from ingest.lexical import LexicalIndex, Tokenizer
+from ingest.lexical import LexicalIndex
 from ingest.parsing import ProcessParser
 from ingest.pipeline import IngestPipeline
 from ingest.recovery import recover
@@ -62,6 +60,7 @@ class IndexParts:
     pipeline: IngestPipeline
     retriever: HybridRetriever
     ask_service: AskService
+    answers: AnswerDispatch  # every face's one way to answer (app/query/dispatch.py)
 
 
 def build_index_parts(
@@ -78,62 +77,17 @@ def build_index_parts(
     store = ChromaChunkStore(client, index.collection, embedder.fingerprint)
     lexical = build_lexical(settings, client, store)
     pipeline = build_pipeline(settings, embedder, store, catalog, parser=parser, lexical=lexical)
-    retrieval = settings.retrieval
-    router = (
-        TitleIndex(catalog, reported_years=retrieval.abstain_reported_years)
-        if retrieval.routing
-        else None
-    )
-    retriever = HybridRetriever(
+    retriever, ask_service = build_question_path(
+        settings,
         embedder=embedder,
         store=store,
         catalog=catalog,
         lexical=lexical,
-        mode=retrieval.mode,
-        rrf_k=retrieval.rrf_k,
-        dense_weight=retrieval.dense_weight,
-        lexical_weight=retrieval.lexical_weight,
-        readability_power=retrieval.dense_readability_power,
-        router=router,
-        exact_filter_max_chunks=retrieval.exact_filter_max_chunks,
-        fusion_depth=retrieval.fusion_depth,
-    )
-    abstention = (
-        MissingTermsAbstention(
-            tokenize=Tokenizer(retrieval.cjk_tokenizer),
-            statistics=LexicalTermStatistics(lexical),
-            names_a_document=router.names_a_document if router is not None else lambda t: False,
-            names_of=router.names_of if router is not None else lambda d: frozenset(),
-            uncovered_years=router.uncovered_years if router is not None else lambda q, f: (),
-            max_missing_share=retrieval.abstain_missing_share,
-            acronym_weight=retrieval.abstain_acronym_weight,
-        )
-        if retrieval.abstain_missing_share < 1.0 or retrieval.abstain_reported_years > 0
-        else None
-    )
-    llm = settings.llm
-    ask_service = AskService(
-        retriever=retriever,
-        selector=SourceSelector(
-            reranker=reranker,
-            store=store,
-            min_score=retrieval.min_score,
-            min_term_overlap=retrieval.min_term_overlap,
-            mmr_lambda=retrieval.mmr_lambda if retrieval.mmr else None,
-            distinct_pages=retrieval.distinct_pages,
-            expand_neighbors=retrieval.expand_neighbors,
-        ),
+        reranker=reranker,
         chat_model=chat_model,
-        extractive=ExtractiveAnswerer(embedder),
-        count_tokens=embedder.count_tokens,
-        candidates=retrieval.candidates,
-        context_tokens=llm.context_tokens,
-        history_tokens=llm.history_tokens,
-        condense=llm.condense,
-        condense_max_tokens=llm.condense_max_tokens,
-        abstention=abstention,
     )
-    return IndexParts(index, embedder, store, lexical, pipeline, retriever, ask_service)
+    answers = AnswerDispatch(ask_service, chat_model, settings.llm.agent_max_steps)
+    return IndexParts(index, embedder, store, lexical, pipeline, retriever, ask_service, answers)
 
 
 @dataclass
@@ -175,6 +129,10 @@ class Parts:
     @property
     def ask_service(self) -> AskService:
         return self.current.ask_service
+
+    @property
+    def answers(self) -> AnswerDispatch:
+        return self.current.answers
 
     @property
     def index(self) -> ActiveIndex:

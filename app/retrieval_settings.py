@@ -1,11 +1,14 @@
-"""Retrieval settings (`DOCRAG_RETRIEVAL__*`): search, fusion, the relevance gate, routing
-and abstention. Part of `app.config.Settings`."""
+"""The question path's settings: retrieval (`DOCRAG_RETRIEVAL__*`: search, fusion, the
+relevance gate, routing), abstention (`DOCRAG_ABSTENTION__*`) and the document profile
+(`DOCRAG_QUESTIONS__*`). Parts of `app.config.Settings`; no setting changes two steps."""
 
 from __future__ import annotations
 
 from typing import Literal, Self
 
 from pydantic import BaseModel, Field, model_validator
+
+from app.query.profiles import ProfileName
 
 
 class RetrievalSettings(BaseModel):
@@ -66,7 +69,8 @@ class RetrievalSettings(BaseModel):
         ge=0.0,
         le=1.0,
         description="share of the question's terms a chunk must contain to count as relevant "
-        "(a CJK character counts half a word; unless it passes min_score)",
+        "(a CJK character counts half a word, weighted by its rarity in the library; unless "
+        "it passes min_score)",
     )
 
     routing: bool = Field(
@@ -74,32 +78,51 @@ class RetrievalSettings(BaseModel):
         description="a question that names documents (company, product, person, file name; "
         "with a year or form type, that period) searches their chunks first",
     )
-    abstain_missing_share: float = Field(
-        0.75,
-        ge=0.0,
-        le=1.0,
-        description="answer grounded: false without the chat model when the names the question "
-        "writes (weighted by rarity in the library) are missing from every candidate for at "
-        "least this share of their weight; 1 = off (calibration: README, Abstention)",
-    )
-    abstain_reported_years: int = Field(
-        3,
-        ge=0,
-        le=50,
-        description="answer grounded: false when the question asks about a year that none of "
-        "the documents it names reports; a document dated Y (title, file name, metadata) "
-        "reports this many years up to Y (a 10-K: 3), and Y+1 but not its quarters; 0 = off",
-    )
-    abstain_acronym_weight: float = Field(
-        0.5,
-        ge=0.0,
-        le=1.0,
-        description="weight of a name written in capitals (USD, EBITDA, AMCOR) against one "
-        "written as a proper noun, in the abstention rule",
-    )
 
     @model_validator(mode="after")
     def _top_k_within_candidates(self) -> Self:
         if self.top_k > self.candidates:
             raise ValueError("retrieval.top_k cannot exceed retrieval.candidates")
         return self
+
+
+class AbstentionSettings(BaseModel):
+    """The last step of selection: answer `grounded: false` without the chat model."""
+
+    missing_share: float = Field(
+        0.75,
+        ge=0.0,
+        le=1.0,
+        description="abstain when the names the question writes (weighted by rarity in the "
+        "library) are missing from every candidate for at least this share of their weight; "
+        "1 = off",
+    )
+    acronym_weight: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="weight of a name written in capitals (USD, EBITDA, AMCOR) against one "
+        "written as a proper noun",
+    )
+    common_share: float = Field(
+        0.01,
+        gt=0.0,
+        le=1.0,
+        description="a name held by at least this share of the chunks weighs nothing (a "
+        "capitalised common word)",
+    )
+    periods: bool = Field(
+        True,
+        description="abstain when the question asks about a year that none of the documents "
+        "it names reports (only a profile that knows what a document reports can tell: "
+        "filings)",
+    )
+
+
+class QuestionSettings(BaseModel):
+    profile: ProfileName = Field(
+        "generic",
+        description="what the question path knows about the documents: generic (any "
+        "documents: titles, file names, dates) or filings (SEC filings: form types, fiscal "
+        "quarters, the three years a 10-K reports)",
+    )

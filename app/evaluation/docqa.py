@@ -24,12 +24,15 @@ from app.evaluation.docqa_metrics import (
     SourcePage,
     all_from_filing,
     choose_subset,
+    company_halves,
     evidence_found,
     format_table,
+    in_half,
     load_questions,
     summarize,
 )
 from app.evaluation.retrieval import collection_name, eval_settings
+from app.query.abstention import Assessment
 from app.query.answers import Answer, Citation, Question
 from ingest.filters import Filters
 
@@ -90,15 +93,20 @@ def evaluate_docqa(
     data_dir: Path | None = None,
     without_filing: bool = True,
     collection: str | None = None,
+    half: str | None = None,
     progress: EvalProgress | None = None,
 ) -> DocQAReport:
     """Ingests the chosen filings (what is not stored yet) and asks every question. The
     collection is named after the filings unless `collection` names one: a library grown by
-    an earlier, smaller run then embeds only the filings it lacks (and must not hold others)."""
+    an earlier, smaller run then embeds only the filings it lacks (and must not hold others).
+    `half` ("A" or "B") keeps the companies of that half (`company_halves` of the whole file),
+    `companies` the first N of them; the report has a table for all and one per half."""
     from app.builders import build_embedder
     from app.parts import build_parts
 
-    files, questions = choose_subset(load_questions(questions_file), pdf_dir, companies)
+    every_question = load_questions(questions_file)
+    halves = company_halves(every_question)
+    files, questions = choose_subset(in_half(every_question, half), pdf_dir, companies)
     embedder = build_embedder(settings)
     digest = hashlib.sha256()
     for path in files:
@@ -130,13 +138,15 @@ def evaluate_docqa(
             "pdf_dir": str(pdf_dir),
             "questions": str(questions_file),
             "companies": companies,
+            "half": half,
             "embedding_model": settings.embedding.model,
             "chunk_size": parts.pipeline.chunk_size,
             "chunk_overlap": parts.pipeline.chunk_overlap,
             "retrieval_mode": retrieval.mode,
             "routing": retrieval.routing,
-            "abstain_missing_share": retrieval.abstain_missing_share,
-            "abstain_acronym_weight": retrieval.abstain_acronym_weight,
+            "profile": settings.questions.profile,
+            "abstain_missing_share": settings.abstention.missing_share,
+            "abstain_acronym_weight": settings.abstention.acronym_weight,
             "reranker": parts.reranker.name,
             "answer_mode": parts.ask_service.mode,
             "top_k": TOP_K,
@@ -147,6 +157,10 @@ def evaluate_docqa(
         outcomes=outcomes,
     )
     report.tables["docrag"] = summarize(outcomes)
+    for name in "AB":
+        chosen = [o for o in outcomes if halves[o.question.company.lower()] == name]
+        if chosen:
+            report.tables[f"docrag {name}"] = summarize(chosen)
     return report
 
 
@@ -198,35 +212,21 @@ def _ask(parts: Any, question: DocQuestion, ids: dict[str, str], without: bool) 
         "answer": answer.answer[:400],
         "sources": [f"{s.filename} p{s.page}" for s in sources],
     }
-    if service.abstention is not None:
-        # For calibration: the share the rule saw, with and without the filing.
-        hits = parts.retriever.retrieve(question.question, parts.settings.retrieval.candidates)
-        assessment = service.abstention.assess(question.question, hits)
-        detail["missing_share"] = round(assessment.missing_share, 3)
-        detail["terms"] = [[t.text, round(t.weight, 3), t.missing] for t in assessment.terms]
+    if service.selector.abstention is not None:
+        # For calibration: what abstention saw, with and without the filing.
+        assessment = _assessment(parts, question.question, None)
+        if assessment is not None:
+            detail["missing_share"] = round(assessment.missing_share, 3)
+            detail["terms"] = [[t.text, round(t.weight, 3), t.missing] for t in assessment.terms]
         if without and abstained_without is not None:
             others = tuple(i for name, i in ids.items() if name != question.filename)
-            elsewhere = Filters(document_ids=others)
-            hits = parts.retriever.retrieve(
-                question.question, parts.settings.retrieval.candidates, elsewhere
-            )
-            elsewhere_assessment = service.abstention.assess(question.question, hits, elsewhere)
-            detail["uncovered_years_without_filing"] = list(elsewhere_assessment.uncovered_years)
-            detail["missing_share_without_filing"] = round(elsewhere_assessment.missing_share, 3)
-            prefix = question.filename.split("_")[0] + "_"
-            strangers = tuple(i for name, i in ids.items() if not name.startswith(prefix))
-            if strangers:
-                hits = parts.retriever.retrieve(
-                    question.question,
-                    parts.settings.retrieval.candidates,
-                    Filters(document_ids=strangers),
-                )
-                detail["missing_share_without_company"] = round(
-                    service.abstention.assess(question.question, hits).missing_share, 3
-                )
-            detail["terms_without_filing"] = [
-                [t.text, round(t.weight, 3), t.missing] for t in elsewhere_assessment.terms
-            ]
+            elsewhere = _assessment(parts, question.question, Filters(document_ids=others))
+            if elsewhere is not None:
+                detail["uncovered_years_without_filing"] = list(elsewhere.uncovered_years)
+                detail["missing_share_without_filing"] = round(elsewhere.missing_share, 3)
+                detail["terms_without_filing"] = [
+                    [t.text, round(t.weight, 3), t.missing] for t in elsewhere.terms
+                ]
     return Outcome(
         question=question,
         top5_evidence=evidence_found(question, sources),
@@ -238,6 +238,14 @@ def _ask(parts: Any, question: DocQuestion, ids: dict[str, str], without: bool) 
         abstained_without_company=abstained_without_company,
         detail=detail,
     )
+
+
+def _assessment(parts: Any, question: str, filters: Filters | None) -> Assessment | None:
+    """Abstention's view of a question, through the service's own analysis and selection."""
+    service = parts.ask_service
+    analysis = service.analyzer.analyze(question, filters)
+    hits = parts.retriever.retrieve(analysis, parts.settings.retrieval.candidates, filters)
+    return service.selector.selection(analysis, hits, TOP_K).assessment
 
 
 def _abstains(service: Any, question: DocQuestion, allowed: tuple[str, ...]) -> bool | None:

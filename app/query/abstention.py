@@ -1,83 +1,45 @@
-"""Abstention: a question about something the library does not hold is answered `grounded:
-false` before any chat model is called.
+"""Abstention, the last step of selection: a question about something the library does not
+hold is answered `grounded: false` before any chat model is called.
 
 Cosine similarity cannot tell: two passages of the same domain score 0.3-0.4 whatever they
-are about. What tells is the question's distinctive terms, the words it writes as names
-("Tesla", "AMCOR", "3M"): when those that carry most of the question's weight occur in none
-of the retrieved candidates (nor, then, anywhere in the library near the question), the
-documents are about something else.
+are about. What tells is the question's name terms (`QuestionAnalysis.names`: "Tesla",
+"AMCOR", "3M", 张世昌): when those that carry most of the question's weight occur in none
+of the candidates, the documents are about something else.
 
-Each name term weighs its rarity in the library: 1 for a word in no chunk, 0 for one in
-at least `common_share` of the chunks (a capitalised "Interest" or "Highest" is no name),
-in between by idf; times `acronym_weight` when it is written in capitals (acronyms such as
-USD or EBITDA are often the question's own jargon, absent from filings that write "$" and
-"in millions"). A term that names a document of the library (its title or file name)
-weighs 1: the context header puts it into every chunk of that document, which makes it
-common without making it any less distinctive. The question is abstained on when
-the missing terms' share of the total weight reaches `max_missing_share`.
+Each name weighs its rarity in the library: 1 for a word in no chunk, 0 for one in at least
+`common_share` of the chunks (a capitalised "Interest" is no name), in between by idf; times
+`acronym_weight` when written in capitals (USD, EBITDA are often the question's own jargon).
+A name of a document of the library weighs 1: the context header puts it into every chunk
+of that document, which makes it common without making it any less distinctive. The
+question is abstained on when the missing names' share of the weight reaches
+`missing_share`.
 
-The documents a question names can also be of the wrong period: "3M's FY2018 capital
-expenditure" with only 3M's 2022 10-K in the library. A question is abstained on when one
-of the years it asks about is reported by none of the documents it names (the router's
-`uncovered_years`: a document dated Y reports Y-2 to Y+1, and the quarters of Y-2 to Y).
-Both numbers are
-calibrated once on the FinanceBench dev split (README, "Abstention"), never per question."""
+With `periods`, a question is also abstained on when a year it asks about is reported by
+none of the documents it names (`QuestionAnalysis.uncovered_years`, which only a profile
+that knows what a document reports can fill: `filings`)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from typing import Protocol
+from dataclasses import dataclass
 
+from app.query.analysis import QuestionAnalysis, idf
 from app.query.retrieval import Hit
-from app.query.routing import named_terms
-from ingest.filters import Filters
-
-
-class TermStatistics(Protocol):
-    """How many chunks of the library hold a word (counted up to `at_most`), and how many
-    chunks there are."""
-
-    def chunk_frequency(self, word: str, at_most: int) -> int: ...
-
-    def chunk_count(self) -> int: ...
-
-
-class SearchableIndex(Protocol):
-    def search(self, query: str, k: int) -> Sequence[object]: ...
-
-    def size(self) -> int: ...
-
-
-class LexicalTermStatistics:
-    """Chunk frequencies read from the lexical index by searching for the single word: exact
-    up to `at_most` (never more than `cap`), which is all the weight needs to know."""
-
-    def __init__(self, lexical: SearchableIndex, *, cap: int = 1000) -> None:
-        self._lexical = lexical
-        self._cap = cap
-
-    def chunk_frequency(self, word: str, at_most: int) -> int:
-        return len(self._lexical.search(word, min(at_most, self._cap)))
-
-    def chunk_count(self) -> int:
-        return self._lexical.size()
 
 
 @dataclass(frozen=True, slots=True)
 class WeightedTerm:
-    text: str  # the word as the question writes it, lower-cased
+    text: str
     weight: float
     missing: bool  # in none of the candidates
 
 
 @dataclass(frozen=True, slots=True)
 class Assessment:
-    terms: tuple[WeightedTerm, ...]
-    missing_share: float  # of the name terms' weight; 0 when the question names nothing
-    abstain: bool
-    # Years the question asks about that none of the documents it names reports.
+    terms: tuple[WeightedTerm, ...] = ()
+    missing_share: float = 0.0  # of the names' weight; 0 when the question names nothing
+    abstain: bool = False
     uncovered_years: tuple[int, ...] = ()
 
     @property
@@ -85,46 +47,37 @@ class Assessment:
         return [t.text for t in self.terms if t.missing]
 
 
-class MissingTermsAbstention:
+class MissingNamesAbstention:
     def __init__(
         self,
         *,
         tokenize: Callable[[str], list[str]],
-        statistics: TermStatistics,
-        names_a_document: Callable[[str], bool] = lambda term: False,
         names_of: Callable[[str], frozenset[str]] = lambda document_id: frozenset(),
-        uncovered_years: Callable[[str, Filters | None], tuple[int, ...]] = lambda q, f: (),
-        max_missing_share: float = 0.75,
+        missing_share: float = 0.75,
         acronym_weight: float = 0.5,
         common_share: float = 0.01,
+        periods: bool = True,
     ) -> None:
         self._tokenize = tokenize
-        self._statistics = statistics
-        self._names_a_document = names_a_document
         self._names_of = names_of
-        self._uncovered_years = uncovered_years
-        self.max_missing_share = max_missing_share
+        self.missing_share = missing_share
         self.acronym_weight = acronym_weight
         self.common_share = common_share
+        self.periods = periods
 
-    def assess(
-        self, question: str, candidates: Sequence[Hit], filters: Filters | None = None
-    ) -> Assessment:
-        """Which of the question's name terms the candidates lack, and which of its years
-        the documents it names do not report (among those `filters` allows); whether that
-        is enough to abstain."""
-        uncovered = self._uncovered_years(question, filters)
-        assessment = self._missing_names(question, candidates)
-        if uncovered:
-            return replace(assessment, abstain=True, uncovered_years=uncovered)
+    def assess(self, analysis: QuestionAnalysis, candidates: Sequence[Hit]) -> Assessment:
+        """Which of the question's names the candidates lack, and whether that (or a year
+        the named documents do not report) is enough to abstain."""
+        assessment = self._missing_names(analysis, candidates)
+        if self.periods and analysis.uncovered_years:
+            return Assessment(
+                assessment.terms, assessment.missing_share, True, analysis.uncovered_years
+            )
         return assessment
 
-    def _missing_names(self, question: str, candidates: Sequence[Hit]) -> Assessment:
-        # "CVS Health" is one name when a document is named so, and then present only where
-        # both words are: "health" alone occurs in many a filing.
-        asked = named_terms(question, joins=self._names_a_document)
-        if not asked:
-            return Assessment((), 0.0, False)
+    def _missing_names(self, analysis: QuestionAnalysis, candidates: Sequence[Hit]) -> Assessment:
+        if not analysis.names or self.missing_share >= 1.0:
+            return Assessment()
         # Runs of one to three tokens: a name of several words ("Best Buy") is present
         # where its words stand together, not wherever "best" and "buy" occur.
         present: set[tuple[str, ...]] = set()
@@ -136,42 +89,33 @@ class MissingTermsAbstention:
             for n in (1, 2, 3):
                 present.update(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
             named.update(self._names_of(hit.document_id))
-        chunks = max(1, self._statistics.chunk_count())
+        chunks = max(1, analysis.chunk_count)
         common = max(1, math.ceil(chunks * self.common_share))
-        weighted: dict[str, WeightedTerm] = {}
-        for term in asked:
-            tokens = self._tokenize(term.text)
-            if not tokens or term.text in weighted:
-                continue  # a stop word written with a capital ("The")
-            if self._names_a_document(term.text):
+        weighted: list[WeightedTerm] = []
+        for term in analysis.names:
+            if term.names_document:
                 weight = 1.0
             else:
-                df = self._statistics.chunk_frequency(term.text, at_most=common)
-                weight = rarity(df, chunks, common)
+                weight = rarity(term.chunk_frequency, chunks, common)
                 weight *= self.acronym_weight if term.acronym else 1.0
+            name = term.tokens
             written = (
-                tuple(tokens) in present
-                if len(tokens) <= 3
-                else set(tokens) <= {t[0] for t in present if len(t) == 1}
+                name in present
+                if len(name) <= 3
+                else set(name) <= {t[0] for t in present if len(t) == 1}
             )
             missing = not written and term.text.replace(" ", "") not in named
-            weighted[term.text] = WeightedTerm(term.text, weight, missing)
-        total = sum(t.weight for t in weighted.values())
+            weighted.append(WeightedTerm(term.text, weight, missing))
+        total = sum(t.weight for t in weighted)
         if total <= 0:
-            return Assessment(tuple(weighted.values()), 0.0, False)
-        share = sum(t.weight for t in weighted.values() if t.missing) / total
-        # A share of 1 means the names rule is off (every name can be missing).
-        abstain = self.max_missing_share < 1.0 and share >= self.max_missing_share
-        return Assessment(tuple(weighted.values()), share, abstain)
-
-
-def _idf(df: float, chunks: int) -> float:
-    return math.log(1 + (chunks - df + 0.5) / (df + 0.5))
+            return Assessment(tuple(weighted))
+        share = sum(t.weight for t in weighted if t.missing) / total
+        return Assessment(tuple(weighted), share, share >= self.missing_share)
 
 
 def rarity(df: int, chunks: int, common: int) -> float:
     """1 for a word in no chunk, 0 for one in `common` chunks or more, in between by idf."""
     if df >= common:
         return 0.0
-    top, bottom = _idf(0, chunks), _idf(common, chunks)
-    return max(0.0, min(1.0, (_idf(df, chunks) - bottom) / ((top - bottom) or 1.0)))
+    top, bottom = idf(0, chunks), idf(common, chunks)
+    return max(0.0, min(1.0, (idf(df, chunks) - bottom) / ((top - bottom) or 1.0)))

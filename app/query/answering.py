@@ -14,7 +14,7 @@ from typing import Literal
 import anyio
 
 from app.errors import ChatModelInvalidJSON
-from app.query.abstention import MissingTermsAbstention
+from app.query.analysis import QuestionAnalyzer
 from app.query.answers import (
     Answer,
     AnswerChoice,
@@ -73,6 +73,7 @@ class AskService:
         self,
         *,
         retriever: Retriever,
+        analyzer: QuestionAnalyzer,
         selector: SourceSelector,
         chat_model: ChatModel | None,
         extractive: ExtractiveAnswerer,
@@ -82,9 +83,9 @@ class AskService:
         history_tokens: int = 1000,
         condense: bool = True,
         condense_max_tokens: int = 96,
-        abstention: MissingTermsAbstention | None = None,
     ) -> None:
         self._retriever = retriever
+        self.analyzer = analyzer
         self.selector = selector
         self._chat_model = chat_model
         self._extractive = extractive
@@ -94,7 +95,6 @@ class AskService:
         self._history_tokens = history_tokens
         self._condense = condense
         self._condense_max_tokens = condense_max_tokens
-        self.abstention = abstention
 
     @property
     def mode(self) -> Literal["generative", "extractive"]:
@@ -135,18 +135,17 @@ class AskService:
         question = replace(asked, text=condensed) if condensed else asked
 
         start = time.perf_counter()
+        analysis = self.analyzer.analyze(question.text, question.filters)
         hits = self._retriever.retrieve(
-            question.text, max(self._candidates, question.top_k), question.filters
+            analysis, max(self._candidates, question.top_k), question.filters
         )
         retrieve_ms = _ms(start)
 
         start = time.perf_counter()
-        kept = self.selector.select(question.text, hits, question.top_k, question.expand_neighbors)
-        # The names the question is about are in none of the candidates: the documents are
-        # about something else, whatever the cosines say (app/query/abstention.py).
-        if kept and self.abstention is not None:
-            if self.abstention.assess(question.text, hits, question.filters).abstain:
-                kept = []
+        selection = self.selector.selection(
+            analysis, hits, question.top_k, question.expand_neighbors
+        )
+        kept = selection.hits
         rerank_ms = _ms(start)
 
         sources = fit_sources(kept, self._count_tokens, self._context_tokens) if kept else []
@@ -159,6 +158,8 @@ class AskService:
             condense_ms=condense_ms,
             retrieve_ms=retrieve_ms,
             rerank_ms=rerank_ms,
+            analysis=analysis,
+            abstained=selection.abstained,
         )
 
     def messages_for(self, prepared: PreparedQuestion) -> list[Message]:
@@ -180,7 +181,10 @@ class AskService:
             return self.checked_answer(
                 prepared, list(generation.choices), generation.model, generation.usage, start
             )
-        text = self._extractive.answer(prepared.search_text, [s.hit for s in prepared.sources])
+        analysis = prepared.analysis or self.analyzer.analyze(
+            prepared.search_text, prepared.question.filters
+        )
+        text = self._extractive.answer(analysis, [s.hit for s in prepared.sources])
         return self.checked_answer(prepared, [Choice(text, None)], None, None, start)
 
     async def astream(self, prepared: PreparedQuestion) -> AsyncGenerator[StreamEvent, None]:

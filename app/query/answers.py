@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from app.query.analysis import QuestionAnalysis
 from app.query.chat import GenerationParams, Message, ReasoningDelta, Usage
 from app.query.prompting import PromptSource
 from app.query.retrieval import Filters
@@ -98,6 +99,8 @@ class PreparedQuestion:
     condense_ms: float
     retrieve_ms: float
     rerank_ms: float
+    analysis: QuestionAnalysis | None = None  # of search_text, read once
+    abstained: bool = False  # the names or the period asked about are not in the library
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from app.query.analysis import QuestionAnalysis
 from app.query.retrieval import Hit
 from ingest.embedding import Embedder
 from parsers.layout import is_table_row
@@ -24,12 +25,6 @@ _AMOUNT = re.compile(r"[$€£]\s?\d|\d,\d{3}|\d\.\d|\d\s?%|\b\d{3,}\b")
 _FORM_OR_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)|\b(?:10|8)-?[KQ]\b", re.IGNORECASE)
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 _WORDS = re.compile(r"[^\W_]+", re.UNICODE)
-_FIGURE = re.compile(
-    r"\b(how much|how many|amount|total|usd|in millions|in billions|revenues?|income|sales|"
-    r"expenditures?|capex|costs?|expenses?|assets|liabilities|inventor(?:y|ies)|payables?|"
-    r"receivables?|dividends?|cash|earnings|eps|margin|ratio|debt|equity|profit)\b",
-    re.IGNORECASE,
-)
 _STOP = frozenset(
     """a an and are as at be by did do does for from had has have how in is it its of on or
     our so than that the their this to was were what when which who why will with year
@@ -126,11 +121,11 @@ class ExtractiveAnswerer:
     figure_bonus: float = 0.3
     period_bonus: float = 0.3
 
-    def answer(self, question: str, hits: Sequence[Hit]) -> str:
-        units = self._units(question, hits)
+    def answer(self, analysis: QuestionAnalysis, hits: Sequence[Hit]) -> str:
+        units = self._units(analysis, hits)
         if not units:
             return ""
-        ranked = self._ranked(question, units)
+        ranked = self._ranked(analysis, units)
         best: list[_Unit] = []
         said: set[str] = set()
         # One unit per source first, each said once (a chunk's overlap, a page repeated in two
@@ -148,8 +143,8 @@ class ExtractiveAnswerer:
         # One unit per paragraph: a row has no full stop to end its claim for the citations.
         return "\n\n".join(f"{u.text} [{u.source}]" for u in best)
 
-    def _units(self, question: str, hits: Sequence[Hit]) -> list[_Unit]:
-        years = set(_YEAR.findall(question))
+    def _units(self, analysis: QuestionAnalysis, hits: Sequence[Hit]) -> list[_Unit]:
+        years = {str(y) for y in analysis.periods.years}
         units: list[_Unit] = []
         for n, hit in enumerate(hits, start=1):
             chunk_years = set(_YEAR.findall(f"{hit.context or ''}\n{hit.text}"))
@@ -158,7 +153,15 @@ class ExtractiveAnswerer:
                 in_period = bool(years & (set(_YEAR.findall(text)) or chunk_years))
                 row = is_table_row(text)
                 units.append(
-                    _Unit(n, position, text, row, in_period, hit.routed, caption if row else "")
+                    _Unit(
+                        n,
+                        position,
+                        text,
+                        row,
+                        in_period,
+                        hit.document_id in analysis.routed,
+                        caption if row else "",
+                    )
                 )
                 if not row:
                     caption = text
@@ -167,7 +170,8 @@ class ExtractiveAnswerer:
         named = [u for u in units if u.routed]
         return named or units
 
-    def _ranked(self, question: str, units: list[_Unit]) -> list[_Unit]:
+    def _ranked(self, analysis: QuestionAnalysis, units: list[_Unit]) -> list[_Unit]:
+        question = analysis.text
         wanted = _terms(question)
         # Rarer terms among the candidates say more about which unit answers.
         frequency = {t: sum(1 for u in units if t in _terms(u.text)) for t in wanted}
@@ -193,7 +197,7 @@ class ExtractiveAnswerer:
         order = order[: self.max_candidates]
         vectors = self.embedder.embed_documents([units[i].text for i in order])
         query_vector = self.embedder.embed_query(question)
-        figure = bool(_FIGURE.search(question))
+        figure = analysis.answer_kind == "figure"
         scored = []
         for i, vector in zip(order, vectors, strict=True):
             unit = units[i]

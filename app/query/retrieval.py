@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
-from app.query.routing import Route
+from app.query.analysis import QuestionAnalysis, plain_analysis
 from ingest.catalog import DocumentCatalog
 from ingest.embedding import Embedder
 from ingest.filters import Filters as Filters  # re-exported: the question path's filters
@@ -43,7 +43,6 @@ class Hit:
     figure: bool = False  # the chunk describes the figures on its page (a vision model's)
     vector: tuple[float, ...] | None = field(default=None, repr=False, compare=False)
     context: str | None = None  # the header indexed with the chunk (title, section, page)
-    routed: bool = False  # from a document the question names
 
     def reranked(self, score: float) -> Hit:
         return replace(self, rerank_score=score)
@@ -84,12 +83,16 @@ def hit_from_chunk(chunk: StoredChunk, score: float, vector: Sequence[float] | N
     )
 
 
-class DocumentRouter(Protocol):
-    def route(self, question: str, filters: Filters | None = None) -> Route: ...
-
-
 class Retriever(Protocol):
-    def retrieve(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]: ...
+    def retrieve(
+        self, query: str | QuestionAnalysis, k: int, filters: Filters | None = None
+    ) -> list[Hit]: ...
+
+
+# Of the candidates, the share that stays open to the rest of the library when a question
+# names documents (a soft filter, in case the naming was wrong; a reranker may promote them).
+# Kept from the first routing rule; not tuned since.
+OPEN_TO_THE_REST = 0.25
 
 
 def _cosine(a: Sequence[float], b: Sequence[float] | None) -> float:
@@ -116,7 +119,7 @@ class HybridRetriever:
         dense_weight: float = 1.0,
         lexical_weight: float = 1.0,
         readability_power: float = 4.0,
-        router: DocumentRouter | None = None,
+        analyze: Callable[[str, Filters | None], QuestionAnalysis] = plain_analysis,
         exact_filter_max_chunks: int = 5000,
         fusion_depth: int = 0,
     ) -> None:
@@ -130,36 +133,37 @@ class HybridRetriever:
         self._rrf_k = rrf_k
         self._weights = (dense_weight, lexical_weight)
         self._readability_power = readability_power
-        self._router = router
+        self._analyze = analyze
         self._exact_filter_max = exact_filter_max_chunks
         self._fusion_depth = fusion_depth
-        self._coverage: Callable[[str, str, str], float] = (
-            lexical.term_overlap if lexical is not None else lambda q, t, c: 0.0
-        )
 
-    def retrieve(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
+    def retrieve(
+        self, query: str | QuestionAnalysis, k: int, filters: Filters | None = None
+    ) -> list[Hit]:
         """The `k` best chunks; when the question names documents, theirs come first (a soft
         filter: the rest of the library follows, in case the naming was wrong)."""
         filters = filters or Filters()
-        vector = self._embedder.embed_query(query)
-        route = self._router.route(query, filters) if self._router is not None else None
-        if route is None or not route.document_ids:
-            return self._retrieve(query, vector, k, filters)
-        routed = self._retrieve(query, vector, k, replace(filters, document_ids=route.document_ids))
+        analysis = self._analyze(query, filters) if isinstance(query, str) else query
+        vector = self._embedder.embed_query(analysis.text)
+        if not analysis.routed:
+            return self._retrieve(analysis, vector, k, filters)
+        named = replace(filters, document_ids=analysis.routed)
+        routed = self._retrieve(analysis, vector, k, named)
         seen = {h.chunk_id for h in routed}
-        rest = [h for h in self._retrieve(query, vector, k, filters) if h.chunk_id not in seen]
-        # A quarter of the places stay open to the rest, for a reranker to promote.
-        head = [replace(h, routed=True) for h in routed[: k - min(k // 4, len(rest))]]
+        rest = [h for h in self._retrieve(analysis, vector, k, filters) if h.chunk_id not in seen]
+        head = routed[: k - min(int(k * OPEN_TO_THE_REST), len(rest))]
         return head + rest[: k - len(head)]
 
-    def _retrieve(self, query: str, vector: Sequence[float], k: int, filters: Filters) -> list[Hit]:
+    def _retrieve(
+        self, analysis: QuestionAnalysis, vector: Sequence[float], k: int, filters: Filters
+    ) -> list[Hit]:
         # Each side's list is fused deeper than the k kept: a chunk ranked 30th by both sides
         # is better evidence than one ranked 3rd by one side alone, and a list cut at k hides
         # the agreement that reciprocal rank fusion rewards.
         fetch, keep = max(k, self._fusion_depth), k
         hits: list[Hit] = []
         for _ in range(3):
-            hits, exhausted = self._search(query, vector, fetch, filters, keep)
+            hits, exhausted = self._search(analysis, vector, fetch, filters, keep)
             hits = self._only_ready(hits)
             # Chunks of a document still being ingested are invisible; fetch more to fill k.
             if len(hits) >= k or exhausted:
@@ -168,13 +172,18 @@ class HybridRetriever:
         return hits[:k]
 
     def _search(
-        self, query: str, vector: Sequence[float], k: int, filters: Filters, keep: int
+        self,
+        analysis: QuestionAnalysis,
+        vector: Sequence[float],
+        k: int,
+        filters: Filters,
+        keep: int,
     ) -> tuple[list[Hit], bool]:
         """Each side's `k` best, fused; the `keep` best of the fusion as hits (only they are
         read from the stores)."""
         dense = self._dense(vector, k, filters) if self.mode != "lexical" else []
         lexical = (
-            self._lexical.search(query, k, filters)
+            self._lexical.search(analysis.text, k, filters)
             if self._lexical is not None and self.mode != "dense"
             else []
         )
@@ -182,7 +191,7 @@ class HybridRetriever:
 
         # The dense side has nothing to say about what its model cannot read; scaling its
         # weight keeps it from drowning BM25 on, say, Chinese under an English-only model.
-        trust = self._embedder.known_token_share(query) ** self._readability_power
+        trust = self._embedder.known_token_share(analysis.text) ** self._readability_power
         dense_weight, lexical_weight = self._weights
         if self.mode == "hybrid":
             dense_weight *= trust
@@ -203,13 +212,18 @@ class HybridRetriever:
             replace(
                 found[chunk_id],
                 fused_score=score,
-                term_overlap=self._coverage(query, found[chunk_id].text, chunk_id),
+                term_overlap=self._coverage(analysis, found[chunk_id].text, chunk_id),
                 dense_trust=trust,
             )
             for chunk_id, score in fused
             if chunk_id in found
         ]
         return hits, exhausted
+
+    def _coverage(self, analysis: QuestionAnalysis, text: str, chunk_id: str) -> float:
+        if self._lexical is None:
+            return 0.0
+        return self._lexical.term_overlap(analysis.terms, text, chunk_id)
 
     def _hits(
         self, vector: Sequence[float], dense: list[ScoredChunk], lexical: list[LexicalHit]

@@ -1,17 +1,30 @@
 """Selection, after retrieval: the relevance gate, rerank, one source per page, MMR
-diversity and neighbour expansion, in that order. `/ask` and `docrag eval` both call
-`SourceSelector.select`."""
+diversity, neighbour expansion and abstention, in that order. `/ask`, `/v1`, MCP and
+`docrag eval` all call `SourceSelector.selection` (or `select`, its hits alone)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, replace
 
+from app.query.abstention import Assessment, MissingNamesAbstention
+from app.query.analysis import QuestionAnalysis, plain_analysis
 from app.query.rerank import Reranker
 from app.query.retrieval import Hit
+from ingest.filters import Filters
 from ingest.ids import sibling_chunk_id
 from ingest.store import ChromaChunkStore, StoredChunk
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    hits: list[Hit]  # the sources, best first; empty when none is relevant or abstained
+    assessment: Assessment | None = None  # abstention's view, when it ran
+
+    @property
+    def abstained(self) -> bool:
+        return self.assessment is not None and self.assessment.abstain
 
 
 class SourceSelector:
@@ -20,19 +33,23 @@ class SourceSelector:
         *,
         reranker: Reranker,
         min_score: float,
+        analyze: Callable[[str, Filters | None], QuestionAnalysis] = plain_analysis,
         store: ChromaChunkStore | None = None,
         min_term_overlap: float = 1.0,
         mmr_lambda: float | None = None,
         distinct_pages: bool = False,
         expand_neighbors: int = 0,
+        abstention: MissingNamesAbstention | None = None,
     ) -> None:
         self.reranker = reranker
+        self._analyze = analyze
         self._store = store
         self._min_score = min_score
         self._min_term_overlap = min_term_overlap
         self._mmr_lambda = mmr_lambda
         self._distinct_pages = distinct_pages
         self._expand_neighbors = expand_neighbors
+        self.abstention = abstention
 
     def is_relevant(self, hit: Hit) -> bool:
         """The relevance gate, on scales that do not drift with the corpus: cosine similarity
@@ -41,12 +58,26 @@ class SourceSelector:
         return hit.trusted_score >= self._min_score or hit.term_overlap >= self._min_term_overlap
 
     def select(
-        self, question: str, hits: Sequence[Hit], top_k: int, expand: int | None = None
+        self,
+        question: str | QuestionAnalysis,
+        hits: Sequence[Hit],
+        top_k: int,
+        expand: int | None = None,
     ) -> list[Hit]:
-        """Relevance gate, then rerank, then (optionally) MMR diversity and neighbour
-        expansion: the chunks that go into the prompt."""
+        return self.selection(question, hits, top_k, expand).hits
+
+    def selection(
+        self,
+        question: str | QuestionAnalysis,
+        hits: Sequence[Hit],
+        top_k: int,
+        expand: int | None = None,
+    ) -> Selection:
+        """Relevance gate, then rerank, then (optionally) one source per page, MMR diversity
+        and neighbour expansion, then abstention: the chunks that go into the prompt."""
+        analysis = self._analyze(question, None) if isinstance(question, str) else question
         if not any(self.is_relevant(h) for h in hits):
-            return []
+            return Selection([])
         # When the best hit holds enough of the question's terms, a hit also stays when it holds
         # that share of what the best one holds: among passages on one subject, a fixed share
         # of the question cuts good ones too (most in Chinese, where a question's terms are
@@ -55,24 +86,29 @@ class SourceSelector:
         floor = self._min_term_overlap * best if best >= self._min_term_overlap else math.inf
         relevant = [h for h in hits if self.is_relevant(h) or h.term_overlap >= floor]
         whole = self._mmr_lambda is not None or self._distinct_pages
-        kept = self.reranker.rerank(question, relevant, len(relevant) if whole else top_k)
+        kept = self.reranker.rerank(analysis.text, relevant, len(relevant) if whole else top_k)
         if self._distinct_pages:
-            kept = one_per_page(kept)
+            kept = one_per_page(kept, analysis.routed)
         if self._mmr_lambda is not None:
             kept = select_mmr(kept, top_k, self._mmr_lambda)
         kept = kept[:top_k]
         expand = self._expand_neighbors if expand is None else expand
         if expand and self._store is not None:
             kept = expand_neighbors(kept, self._store, expand)
-        return kept
+        if self.abstention is None:
+            return Selection(kept)
+        # The names the question is about are in none of the candidates: the documents are
+        # about something else, whatever the cosines say (app/query/abstention.py).
+        assessment = self.abstention.assess(analysis, hits)
+        return Selection([] if assessment.abstain else kept, assessment)
 
 
-def one_per_page(hits: Sequence[Hit]) -> list[Hit]:
+def one_per_page(hits: Sequence[Hit], routed: Collection[str] = ()) -> list[Hit]:
     """The hits in their order, a page's second and later chunks moved behind every first
     one: the evidence a question needs is usually one page, and five chunks of the same two
     pages show less of a document than five pages. Hits without a page (text files) each
-    count as their own. The documents a question names keep their places ahead of the rest
-    (routing): a short filing's second chunk on a page still beats another company's page."""
+    count as their own. The documents a question names (`routed`) keep their places ahead
+    of the rest: a short document's second chunk on a page still beats another's page."""
     firsts: list[Hit] = []
     later: list[Hit] = []
     seen: set[tuple[str, int]] = set()
@@ -83,10 +119,10 @@ def one_per_page(hits: Sequence[Hit]) -> list[Hit]:
         key = (hit.document_id, hit.page_start)
         (later if key in seen else firsts).append(hit)
         seen.add(key)
-    if not any(h.routed for h in hits):
+    if not any(h.document_id in routed for h in hits):
         return firsts + later
-    named = [h for h in firsts if h.routed] + [h for h in later if h.routed]
-    return named + [h for h in firsts if not h.routed] + [h for h in later if not h.routed]
+    named = [h for h in firsts + later if h.document_id in routed]
+    return named + [h for h in firsts + later if h.document_id not in routed]
 
 
 def select_mmr(hits: Sequence[Hit], k: int, lambda_: float) -> list[Hit]:

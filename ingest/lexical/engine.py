@@ -267,6 +267,12 @@ class TantivyBM25:
             for clause in clauses
         ]
 
+    def frequencies(self, terms: Sequence[str]) -> dict[str, int]:
+        """How many live chunks hold each term (from the cache BM25 scoring keeps)."""
+        frequencies = self._frequencies
+        searcher = self._index.searcher()
+        return {t: self._live_frequency(searcher, t, frequencies) for t in dict.fromkeys(terms)}
+
     def _live_frequency(self, searcher: Any, term: str, cache: dict[str, int]) -> int:
         # tantivy's own document frequency counts deleted chunks until their segment is
         # merged; counting the live ones keeps scores equal to those of a fresh build.

@@ -291,10 +291,12 @@ class LexicalIndex:
             while len(self._found) > _TOKEN_CACHE:
                 self._found.popitem(last=False)
 
-    def term_overlap(self, query: str, text: str, chunk_id: str | None = None) -> float:
+    def term_overlap(
+        self, query: str | QuestionTerms, text: str, chunk_id: str | None = None
+    ) -> float:
         """The share of the question's terms that the chunk holds (its indexed tokens when
         a search just found it, else its text): `QuestionTerms.share`."""
-        wanted = self._question_terms(query)
+        wanted = self._question_terms(query) if isinstance(query, str) else query
         if not wanted:
             return 0.0
         found = self._found.get(chunk_id) if chunk_id is not None else None
@@ -314,6 +316,11 @@ class LexicalIndex:
     def size(self) -> int:
         self._follow_if_due()
         return self._engine.count()
+
+    def token_frequencies(self, tokens: Sequence[str]) -> dict[str, int]:
+        """How many chunks hold each of these index tokens (as `tokenize` writes them)."""
+        self._follow_if_due()
+        return self._engine.frequencies(tokens) if tokens else {}
 
 
 class IndexedChunkStore:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 CjkMode = Literal["bigram", "jieba"]
@@ -89,24 +89,30 @@ class QuestionTerms:
 
     words: frozenset[str]
     cjk_runs: tuple[str, ...]  # read as the bigrams the index holds
+    # Weight of a word or of a CJK character (1 when absent): `with_weights`.
+    weights: Mapping[str, float] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.words or self.cjk_runs)
 
+    def with_weights(self, weights: Mapping[str, float]) -> QuestionTerms:
+        return replace(self, weights=dict(weights))
+
     def share(self, has: Callable[[str], bool]) -> float:
         """The share of the question a chunk holds, `has` telling which tokens it has. A
-        word counts one; a CJK character half (about one per Chinese word), present when a
-        bigram that holds it is. Counting bigrams themselves would ask for the ones that
-        span two words (坠毁地点 gives 毁地) and for the question's own words (在哪里), which
-        an answer seldom holds: the share of the question a passage holds would fall below
-        half even for the passage that answers it."""
-        found = float(sum(has(w) for w in self.words))
-        total = float(len(self.words))
+        word counts its weight; a CJK character half its weight (about one per Chinese
+        word), present when a bigram that holds it is. Counting bigrams themselves would ask
+        for the ones that span two words (坠毁地点 gives 毁地) and for the question's own
+        words (在哪里), which an answer seldom holds: the share of the question a passage
+        holds would fall below half even for the passage that answers it."""
+        weight = self.weights.get
+        found = sum(weight(w, 1.0) for w in self.words if has(w))
+        total = sum(weight(w, 1.0) for w in self.words)
         for run in self.cjk_runs:
             covered = [False] * len(run)
             for i in range(len(run) - 1):
                 if has(run[i : i + 2]):
                     covered[i] = covered[i + 1] = True
-            found += sum(covered) / 2
-            total += len(run) / 2
+            found += sum(weight(c, 1.0) / 2 for c, hit in zip(run, covered, strict=True) if hit)
+            total += sum(weight(c, 1.0) / 2 for c in run)
         return found / total if total else 0.0
