@@ -87,6 +87,11 @@ class ToolsNotSupported(DocragError, status=400, code="tools_not_supported"):
     """Agent mode needs a chat model that can call tools."""
 
 
+class InternalError(DocragError, status=500, code="internal_error"):
+    """A bug, told to a client that can no longer get a status (a stream under way, an MCP
+    tool): a generic message, its traceback in the log."""
+
+
 class LowerLayerError(DocragError):
     """An error raised below app/, with the status and code the table gives it."""
 
