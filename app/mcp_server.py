@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from app.errors import DocragError, DocumentNotFound
+from app.errors import DocumentNotFound
 from app.parts import Parts
 from app.query.answers import Question
+from app.query.dispatch import AnswerRequest, as_answer_error
 from app.query.retrieval import Filters
 
 if TYPE_CHECKING:
@@ -45,6 +46,11 @@ def build_mcp_server(parts: Parts) -> MCPServer:
     server: MCPServer = MCPServer("docrag", instructions=INSTRUCTIONS)
     settings = parts.settings
 
+    def tool_error(exc: Exception) -> ToolError:
+        """The error an HTTP face would answer, as MCP's tool error: its code and message."""
+        error = as_answer_error(exc)
+        return ToolError(f"{error.code} ({error.status_code}): {error.message}")
+
     @server.tool(
         description="Searches the stored documents for passages relevant to a query. Returns "
         "the best passages, numbered, with file name, page and similarity score; an empty "
@@ -61,8 +67,8 @@ def build_mcp_server(parts: Parts) -> MCPServer:
                     filters=_filters(parts, document_ids),
                 )
             )
-        except DocragError as exc:
-            raise ToolError(exc.message) from exc
+        except Exception as exc:
+            raise tool_error(exc) from exc
         return {
             "results": [
                 {
@@ -97,16 +103,18 @@ def build_mcp_server(parts: Parts) -> MCPServer:
             if t.get("role") in ("user", "assistant")
         )
         try:
-            answer = parts.ask_service.ask(
-                Question(
-                    text=question.strip(),
-                    top_k=max(1, min(top_k or settings.retrieval.top_k, 50)),
-                    filters=_filters(parts, document_ids),
-                    history=turns,
+            answer = parts.answers.answer(
+                AnswerRequest(
+                    Question(
+                        text=question.strip(),
+                        top_k=max(1, min(top_k or settings.retrieval.top_k, 50)),
+                        filters=_filters(parts, document_ids),
+                        history=turns,
+                    )
                 )
             )
-        except DocragError as exc:
-            raise ToolError(exc.message) from exc
+        except Exception as exc:
+            raise tool_error(exc) from exc
         body = to_response(answer).model_dump(mode="json", exclude={"sources", "choices"})
         return body
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 
@@ -10,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse, format_sse_event
 
-from app.api.deps import AskServiceDep, CatalogDep, ChatModelDep, SettingsDep
+from app.api.deps import AnswersDep, CatalogDep, SettingsDep
 from app.api.errors import error_body
 from app.api.mappers import to_citation, to_question, to_response
 from app.api.schemas import (
@@ -19,12 +18,10 @@ from app.api.schemas import (
     ErrorResponse,
 )
 from app.errors import DocragError, InvalidRequest
-from app.query.agent import DocumentAgent
-from app.query.answering import AskService
-from app.query.answers import PreparedQuestion, SourcesFound, TextDelta
+from app.query.answers import Finished, SourcesFound, TextDelta
 from app.query.chat import ReasoningDelta
+from app.query.dispatch import AnswerRequest, AnswerStream, StreamFailed
 
-logger = logging.getLogger(__name__)
 router = APIRouter(tags=["ask"])
 
 
@@ -32,17 +29,25 @@ def sse(event: str, data: object) -> bytes:
     return format_sse_event(event=event, data_str=json.dumps(data, ensure_ascii=False))
 
 
-async def ask_events(
-    service: AskService, prepared: PreparedQuestion, include_reasoning: bool = False
-) -> AsyncIterator[bytes]:
-    """`citations`, `delta`..., `done`; an error after the stream started becomes an `error`
-    event. With include_reasoning, the model's thinking streams as `reasoning` events (apart
-    from the `delta`s, so a page can fold it away). When the client disconnects, the server
-    cancels this generator, and closing it closes the chat model's stream upstream."""
-    try:
-        async with aclosing(service.astream(prepared)) as events:
-            async for event in events:
-                if isinstance(event, SourcesFound):
+def failure_event(error: DocragError) -> bytes:
+    failure: dict[str, object] = {
+        **error_body(error.code, error.message),
+        "status": error.status_code,
+    }
+    if "Retry-After" in error.headers:
+        failure["retry_after"] = error.headers["Retry-After"]
+    return sse("error", failure)
+
+
+async def ask_events(stream: AnswerStream, include_reasoning: bool = False) -> AsyncIterator[bytes]:
+    """`citations`, `delta`..., `done`; a failure after the stream started is one `error`
+    event, the last. With include_reasoning, the model's thinking streams as `reasoning` events
+    (apart from the `delta`s, so a page can fold it away). When the client disconnects, the
+    server cancels this generator, and closing the stream closes the chat model's upstream."""
+    async with aclosing(stream):
+        async for event in stream:
+            match event:
+                case SourcesFound():
                     yield sse(
                         "citations",
                         {
@@ -54,28 +59,16 @@ async def ask_events(
                             "model": event.model,
                         },
                     )
-                elif isinstance(event, TextDelta):
+                case TextDelta():
                     yield sse("delta", {"text": event.text})
-                elif isinstance(event, ReasoningDelta):
+                case ReasoningDelta():
                     if include_reasoning:
                         yield sse("reasoning", {"text": event.text})
-                else:
+                case Finished():
                     answer = to_response(event.answer, include_reasoning=include_reasoning)
                     yield sse("done", answer.model_dump(mode="json"))
-    except DocragError as exc:
-        failure: dict[str, object] = {
-            **error_body(exc.code, exc.message),
-            "status": exc.status_code,
-        }
-        if "Retry-After" in exc.headers:
-            failure["retry_after"] = exc.headers["Retry-After"]
-        yield sse("error", failure)
-    except Exception:
-        logger.exception("unexpected error while streaming an answer")
-        yield sse(
-            "error",
-            {**error_body("internal_error", "an unexpected error occurred"), "status": 500},
-        )
+                case StreamFailed():
+                    yield failure_event(event.error)
 
 
 def agent_tool_choice(request: AskRequest) -> str | None:
@@ -114,16 +107,13 @@ def agent_tool_choice(request: AskRequest) -> str | None:
             "description": 'with "stream": true, Server-Sent Events: `citations` (the '
             "numbered sources), `delta` (text), `reasoning` (the model's thinking, with "
             "generation.include_reasoning), then `done` (the same object as the JSON "
-            "answer) or `error` ({error: {code, message}, status})",
+            "answer) or `error` ({error: {code, message}, status}) when the chat model fails "
+            "after its first words; a failure before them has its own status, as unstreamed",
         },
     },
 )
 async def ask(
-    request: AskRequest,
-    settings: SettingsDep,
-    catalog: CatalogDep,
-    service: AskServiceDep,
-    chat_model: ChatModelDep,
+    request: AskRequest, settings: SettingsDep, catalog: CatalogDep, answers: AnswersDep
 ) -> Response:
     """Answers a question from the stored documents, citing them as [n]; streamed with
     `"stream": true`."""
@@ -131,19 +121,13 @@ async def ask(
     include_reasoning = bool(generation and generation.include_reasoning)
     tool_choice = agent_tool_choice(request)
     question = await run_in_threadpool(to_question, request, settings, catalog)
-    if request.mode == "agent":
-        agent = DocumentAgent(service, chat_model, settings.llm.agent_max_steps)
-        answer = await run_in_threadpool(agent.run, question, tool_choice)
-        body = to_response(answer, include_reasoning=include_reasoning)
-        return JSONResponse(body.model_dump(mode="json"))
-    if not request.stream:
-        answer = await run_in_threadpool(service.ask, question)
-        body = to_response(answer, include_reasoning=include_reasoning)
-        return JSONResponse(body.model_dump(mode="json"))
-    # Condensing and retrieval happen before the first byte, so their errors keep their
-    # HTTP status; what fails later arrives as an `error` event.
-    prepared = await run_in_threadpool(service.prepare, question)
-    return EventSourceResponse(
-        ask_events(service, prepared, include_reasoning),
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    result = await answers.respond(
+        AnswerRequest(question, request.mode, request.stream, tool_choice)
     )
+    if isinstance(result, AnswerStream):
+        return EventSourceResponse(
+            ask_events(result, include_reasoning),
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+    body = to_response(result, include_reasoning=include_reasoning)
+    return JSONResponse(body.model_dump(mode="json"))

@@ -15,8 +15,7 @@ from pydantic import SecretStr
 from app.config import Settings
 from app.errors import Unauthorized
 from app.parts import IndexParts, Parts
-from app.query.answering import AskService
-from app.query.chat import ChatModel
+from app.query.dispatch import AnswerDispatch
 from app.reindexing import ReindexRunner
 from ingest.catalog import DocumentCatalog
 from ingest.errors import StoreUnavailable
@@ -47,10 +46,6 @@ def _catalog(request: Request) -> DocumentCatalog:
     return _parts(request).catalog
 
 
-def _chat_model(request: Request) -> ChatModel | None:
-    return _parts(request).chat_model
-
-
 def _jobs(request: Request) -> IngestJobs:
     jobs = _parts(request).jobs
     if jobs is None:
@@ -62,8 +57,8 @@ def _pipeline(index: Annotated[IndexParts, Depends(_index_parts)]) -> IngestPipe
     return index.pipeline
 
 
-def _ask_service(index: Annotated[IndexParts, Depends(_index_parts)]) -> AskService:
-    return index.ask_service
+def _answers(index: Annotated[IndexParts, Depends(_index_parts)]) -> AnswerDispatch:
+    return index.answers
 
 
 def _reindexer(request: Request) -> ReindexRunner:
@@ -75,10 +70,9 @@ PartsDep = Annotated[Parts, Depends(_parts)]  # for /health and /index, which de
 IndexDep = Annotated[IndexParts, Depends(_index_parts)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 CatalogDep = Annotated[DocumentCatalog, Depends(_catalog)]
-ChatModelDep = Annotated[ChatModel | None, Depends(_chat_model)]
 JobsDep = Annotated[IngestJobs, Depends(_jobs)]
 PipelineDep = Annotated[IngestPipeline, Depends(_pipeline)]
-AskServiceDep = Annotated[AskService, Depends(_ask_service)]
+AnswersDep = Annotated[AnswerDispatch, Depends(_answers)]
 ReindexerDep = Annotated[ReindexRunner, Depends(_reindexer)]
 
 # Declared so that the OpenAPI document (and /docs) shows the bearer scheme.

@@ -10,10 +10,9 @@ is the message content; the checked citations and the sources are under the extr
 from __future__ import annotations
 
 import json
-import logging
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import replace
 from typing import Any
@@ -24,7 +23,7 @@ from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse, format_sse_event
 from pydantic import ValidationError
 
-from app.api.deps import AskServiceDep, CatalogDep, ChatModelDep, SettingsDep
+from app.api.deps import AnswersDep, CatalogDep, SettingsDep
 from app.api.mappers import to_citation, to_generation_params, to_question
 from app.api.openai_errors import OpenAIErrorRoute, openai_error
 from app.api.openai_schemas import (
@@ -40,15 +39,14 @@ from app.api.openai_schemas import (
     ModelsPublic,
 )
 from app.api.schemas import AskRequest, ErrorResponse, TimingsPublic
-from app.errors import DocragError, InvalidRequest, ModelNotFound
-from app.query.agent import DocumentAgent
-from app.query.answers import Answer, Finished, SourcesFound, StreamEvent, TextDelta
+from app.errors import InvalidRequest, ModelNotFound
+from app.query.answers import Answer, Finished, SourcesFound, TextDelta
 from app.query.chat import ReasoningDelta, Usage
+from app.query.dispatch import AnswerRequest, AnswerStream, StreamFailed
 
 RAG_MODEL = "docrag-rag"
 _STARTED = int(time.time())
 
-logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["openai-compatible"], route_class=OpenAIErrorRoute)
 
 
@@ -159,28 +157,18 @@ def _chunk(completion_id: str, created: int, choices: list[Any], **extra: Any) -
 
 
 async def completion_chunks(
-    first: list[StreamEvent],
-    events: AsyncGenerator[StreamEvent, None],
-    completion_id: str,
-    include_usage: bool,
-    include_reasoning: bool = False,
+    stream: AnswerStream, completion_id: str, include_usage: bool, include_reasoning: bool = False
 ) -> AsyncIterator[bytes]:
     """OpenAI's chunk stream: the role (with the sources under `docrag`), content deltas
     (and `reasoning_content` deltas when asked for), a last chunk with finish_reason and the
-    checked citations, the usage chunk when asked for, then `[DONE]`. An error after the
-    start is a `data: {"error": ...}` line, which the openai SDK raises as an APIError."""
+    checked citations, the usage chunk when asked for, then `[DONE]`. A failure after the
+    start is one `data: {"error": ...}` line that ends the stream (no `[DONE]`), which the
+    openai SDK raises as an APIError."""
     created = int(time.time())
-
-    async def remaining() -> AsyncIterator[StreamEvent]:
-        for event in first:
-            yield event
-        async for event in events:
-            yield event
-
-    try:
-        async with aclosing(events):
-            async for event in remaining():
-                if isinstance(event, SourcesFound):
+    async with aclosing(stream):
+        async for event in stream:
+            match event:
+                case SourcesFound():
                     sources = [to_citation(c).model_dump(mode="json") for c in event.sources]
                     yield _chunk(
                         completion_id,
@@ -193,13 +181,13 @@ async def completion_chunks(
                             "model": event.model,
                         },
                     )
-                elif isinstance(event, TextDelta):
+                case TextDelta():
                     yield _chunk(
                         completion_id,
                         created,
                         [{"index": 0, "delta": {"content": event.text}, "finish_reason": None}],
                     )
-                elif isinstance(event, ReasoningDelta):
+                case ReasoningDelta():
                     if include_reasoning:
                         delta = {"reasoning_content": event.text}
                         yield _chunk(
@@ -207,38 +195,47 @@ async def completion_chunks(
                             created,
                             [{"index": 0, "delta": delta, "finish_reason": None}],
                         )
-                elif isinstance(event, Finished):
-                    answer = event.answer
-                    extras = _extras(answer).model_dump(mode="json")
-                    extras["answer"] = answer.answer  # the checked text, bad markers removed
-                    yield _chunk(
-                        completion_id,
-                        created,
-                        [
-                            {
-                                "index": 0,
-                                "delta": {},
-                                "finish_reason": answer.finish_reason or "stop",
-                            }
-                        ],
-                        docrag=extras,
-                    )
-                    if include_usage:
-                        usage = to_completion_usage(answer.usage)
-                        yield _chunk(
-                            completion_id,
-                            created,
-                            [],
-                            usage=usage.model_dump(exclude_none=True) if usage else None,
-                        )
-        yield format_sse_event(data_str="[DONE]")
-    except DocragError as exc:
-        body = {**openai_error(exc.status_code, exc.code, exc.message), "status": exc.status_code}
-        yield format_sse_event(data_str=json.dumps(body))
-    except Exception:
-        logger.exception("unexpected error while streaming a chat completion")
-        error = {"message": "an unexpected error occurred", "type": "internal_error"}
-        yield format_sse_event(data_str=json.dumps({"error": error, "status": 500}))
+                case Finished():
+                    for chunk in _closing_chunks(
+                        event.answer, completion_id, created, include_usage
+                    ):
+                        yield chunk
+                case StreamFailed():
+                    error = event.error
+                    body = {
+                        **openai_error(error.status_code, error.code, error.message),
+                        "status": error.status_code,
+                    }
+                    yield format_sse_event(data_str=json.dumps(body))
+                    return
+    yield format_sse_event(data_str="[DONE]")
+
+
+def _closing_chunks(
+    answer: Answer, completion_id: str, created: int, include_usage: bool
+) -> list[bytes]:
+    """The chunk with finish_reason and the checked answer, and the usage chunk if asked."""
+    extras = _extras(answer).model_dump(mode="json")
+    extras["answer"] = answer.answer  # the checked text, bad markers removed
+    chunks = [
+        _chunk(
+            completion_id,
+            created,
+            [{"index": 0, "delta": {}, "finish_reason": answer.finish_reason or "stop"}],
+            docrag=extras,
+        )
+    ]
+    if include_usage:
+        usage = to_completion_usage(answer.usage)
+        chunks.append(
+            _chunk(
+                completion_id,
+                created,
+                [],
+                usage=usage.model_dump(exclude_none=True) if usage else None,
+            )
+        )
+    return chunks
 
 
 @router.post(
@@ -254,11 +251,7 @@ async def completion_chunks(
     },
 )
 async def chat_completions(
-    request: ChatCompletionRequest,
-    settings: SettingsDep,
-    catalog: CatalogDep,
-    service: AskServiceDep,
-    chat_model: ChatModelDep,
+    request: ChatCompletionRequest, settings: SettingsDep, catalog: CatalogDep, answers: AnswersDep
 ) -> Response:
     """An OpenAI chat completion answered from the documents (model `docrag-rag`)."""
     ask_request, prefill = to_ask_request(request)
@@ -274,35 +267,21 @@ async def chat_completions(
             prefill=prefill,
         ),
     )
-    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
-    reasoning = request.include_reasoning
+    tool_choice = None
     if ask_request.mode == "agent":
         if prefill:
             raise InvalidRequest("messages: a prefill is not available with docrag.mode agent")
         choice = request.tool_choice
         tool_choice = choice if choice is None or isinstance(choice, str) else choice.function.name
-        agent = DocumentAgent(service, chat_model, settings.llm.agent_max_steps)
-        answer = await run_in_threadpool(agent.run, question, tool_choice)
-        return JSONResponse(to_completion(answer, completion_id, reasoning).model_dump(mode="json"))
-    if not request.stream:
-        answer = await run_in_threadpool(service.ask, question)
-        return JSONResponse(to_completion(answer, completion_id, reasoning).model_dump(mode="json"))
-
-    prepared = await run_in_threadpool(service.prepare, question)
-    events = service.astream(prepared)
-    # Read up to the first text before answering, so that a chat model that cannot be
-    # reached, refuses or rate-limits still gets its HTTP status (and the SDK's retries).
-    first: list[StreamEvent] = []
-    try:
-        async for event in events:
-            first.append(event)
-            if not isinstance(event, SourcesFound):
-                break
-    except BaseException:
-        await events.aclose()
-        raise
-    include_usage = bool(request.stream_options and request.stream_options.include_usage)
-    return EventSourceResponse(
-        completion_chunks(first, events, completion_id, include_usage, reasoning),
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    result = await answers.respond(
+        AnswerRequest(question, ask_request.mode, request.stream, tool_choice)
     )
+    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+    reasoning = request.include_reasoning
+    if isinstance(result, AnswerStream):
+        include_usage = bool(request.stream_options and request.stream_options.include_usage)
+        return EventSourceResponse(
+            completion_chunks(result, completion_id, include_usage, reasoning),
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+    return JSONResponse(to_completion(result, completion_id, reasoning).model_dump(mode="json"))

@@ -1,5 +1,6 @@
 """POST /ask with "stream": true: Server-Sent Events in the order citations, delta..., done;
-errors after the start as an `error` event; a client that goes away stops the generation."""
+errors before the chat model's first words keep their status, later ones are an `error`
+event; a client that goes away stops the generation."""
 
 from __future__ import annotations
 
@@ -15,12 +16,10 @@ from tests.app.chat_fakes import (
     FakeChatServer,
     LiveServer,
     StreamLog,
-    reply,
     sse_events,
     stream_reply,
 )
 from tests.app.test_generation import NOTES, QUESTION, llm_settings
-from tests.conftest import free_port
 
 
 def ask_stream(client: Any, **body: Any) -> tuple[httpx.Response, list[tuple[str, Any]]]:
@@ -130,39 +129,21 @@ def test_stream_request_and_checked_done_event(fake_client: Any, fake: FakeChatS
     [
         (stream_reply(["It opens", " in", " March"], break_after=2), 502, "chat_model_error"),
         (stream_reply(["It opens", " in", " March"], stall_after=1), 504, "chat_model_timeout"),
-        (
-            reply(429, b'{"error": {"message": "slow down"}}', {"Retry-After": "7"}),
-            429,
-            "chat_model_rate_limited",
-        ),
-        (reply(500, b'{"error": {"message": "boom"}}'), 502, "chat_model_error"),
-        (reply(200, b"data: {not json\n\n"), 502, "chat_model_error"),
     ],
-    ids=["broken-mid-stream", "stalled-mid-stream", "429", "500", "malformed"],
+    ids=["broken-mid-stream", "stalled-mid-stream"],
 )
-def test_errors_after_the_stream_started_arrive_as_an_error_event(
+def test_errors_after_the_first_words_arrive_as_an_error_event(
     fake_client: Any, fake: FakeChatServer, behaviour: Any, status: int, code: str
 ) -> None:
     fake.behaviour = behaviour
     response, events = ask_stream(fake_client)
     assert response.status_code == 200  # the stream had started: the status is in the event
     assert names(events)[0] == "citations" and names(events)[-1] == "error"
-    assert "done" not in names(events)
+    assert names(events).count("error") == 1 and "done" not in names(events)
     error = events[-1][1]
     assert error["status"] == status and error["error"]["code"] == code
-    if status == 429:
-        assert error["retry_after"] == "7"
     deltas = "".join(d["text"] for n, d in events if n == "delta")
-    assert deltas in ("", "It opens", "It opens in")  # what arrived before the failure
-
-
-def test_unreachable_server_mid_stream_is_a_503_event(make_client: Any) -> None:
-    client = make_client(**llm_settings(f"http://127.0.0.1:{free_port()}/v1"))
-    client.post("/documents", files=[("files", ("notes.txt", NOTES))])
-    _, events = ask_stream(client)
-    assert names(events) == ["citations", "error"]
-    assert events[-1][1]["status"] == 503
-    assert "DOCRAG_LLM__BASE_URL" in events[-1][1]["error"]["message"]
+    assert deltas in ("It opens", "It opens in")  # what arrived before the failure
 
 
 def test_extractive_answer_streams_as_one_delta(client: Any) -> None:
