@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from tqdm import tqdm
@@ -15,16 +15,19 @@ from tqdm import tqdm
 from app.cli.common import cli
 from app.config import Settings
 
+if TYPE_CHECKING:
+    from app.evaluation.suite import SuiteOptions
+
 
 @cli.command("eval")
 def evaluate(
     dataset_dir: Annotated[
-        Path,
+        Path | None,
         typer.Argument(
             help="a dataset in BEIR layout (corpus, queries, qrels/<split>.tsv), or with "
-            "--questions a folder of PDFs"
+            "--questions a folder of PDFs (not with --suite)"
         ),
-    ],
+    ] = None,
     split: Annotated[str, typer.Option(help="qrels split: qrels/<split>.tsv")] = "test",
     limit: Annotated[
         int | None, typer.Option(min=1, help="only the first N queries that have qrels")
@@ -60,6 +63,32 @@ def evaluate(
             "their questions",
         ),
     ] = None,
+    half: Annotated[
+        Literal["A", "B"] | None,
+        typer.Option(
+            help="document QA: only the companies of half A or B (alphabetical, alternating); "
+            "rules are chosen on A, B is reported beside it"
+        ),
+    ] = None,
+    suite: Annotated[
+        Path | None,
+        typer.Option(
+            help="every set in a folder laid out like the shared data (financebench, scifact, "
+            "rgb_zh, cmrc2018, covidqa), one table"
+        ),
+    ] = None,
+    skip: Annotated[
+        list[str] | None,
+        typer.Option(help="--suite: leave this set out (repeatable, or comma-separated)"),
+    ] = None,
+    financebench_data_dir: Annotated[
+        Path | None,
+        typer.Option(help="--suite: the data dir of an existing FinanceBench library"),
+    ] = None,
+    financebench_collection: Annotated[
+        str | None,
+        typer.Option(help="--suite: that library's collection (default: named after the filings)"),
+    ] = None,
 ) -> None:
     """Measures retrieval (nDCG@10, recall@10/100, MRR@10) on a BEIR-layout dataset, or,
     with --questions, document QA: evidence pages among the sources and citations, filings
@@ -87,9 +116,36 @@ def evaluate(
             )
         bar.update(done - bar.n)
 
+    if suite is not None:
+        from app.evaluation.suite import SuiteOptions
+
+        skipped = frozenset(name.strip() for item in skip or () for name in item.split(","))
+        options = SuiteOptions(
+            skip=skipped - {""},
+            limit=limit,
+            data_dir=data_dir,
+            financebench_data_dir=financebench_data_dir,
+            financebench_collection=financebench_collection,
+            companies=companies,
+            half=half,
+        )
+        try:
+            _evaluate_suite(suite, options, output, progress, bars)
+        finally:
+            for bar in bars.values():
+                bar.close()
+        return
+    if dataset_dir is None:
+        typer.secho(
+            "error: name a dataset folder (BEIR layout, or PDFs with --questions), or pass "
+            "--suite DIR",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(2)
     if questions is not None:
         try:
-            _evaluate_documents(dataset_dir, questions, companies, data_dir, output, progress)
+            _evaluate_documents(dataset_dir, questions, companies, half, data_dir, output, progress)
         finally:
             for bar in bars.values():
                 bar.close()
@@ -113,18 +169,14 @@ def evaluate(
         for bar in bars.values():
             bar.close()
     typer.echo(format_report(report))
-    if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(
-            json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-        )
-        typer.echo(f"results written to {output}")
+    _write_json(output, report.to_dict())
 
 
 def _evaluate_documents(
     pdf_dir: Path,
     questions: Path,
     companies: int | None,
+    half: str | None,
     data_dir: Path | None,
     output: Path | None,
     progress: Callable[[str, int, int], None],
@@ -140,6 +192,7 @@ def _evaluate_documents(
             pdf_dir,
             questions,
             companies=companies,
+            half=half,
             data_dir=data_dir,
             progress=progress,
         )
@@ -147,9 +200,43 @@ def _evaluate_documents(
         typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from e
     typer.echo(format_docqa(report))
-    if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(
-            json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-        )
-        typer.echo(f"results written to {output}")
+    _write_json(output, report.to_dict())
+
+
+def _evaluate_suite(
+    root: Path,
+    options: SuiteOptions,
+    output: Path | None,
+    progress: Callable[[str, int, int], None],
+    bars: dict[str, tqdm],
+) -> None:
+    from app.errors import DocragError
+    from app.evaluation import DatasetError
+    from app.evaluation.suite import format_suite, run_suite
+    from ingest.errors import EmbedderMismatch, StoreUnavailable
+
+    def close_bars() -> None:
+        for bar in bars.values():
+            bar.close()
+        bars.clear()  # each set's stages start their bars afresh
+
+    def announce(name: str) -> None:
+        close_bars()
+        typer.secho(f"== {name}", err=True)
+
+    try:
+        report = run_suite(Settings(), root, options, announce=announce, progress=progress)
+    except (DatasetError, DocragError, EmbedderMismatch, StoreUnavailable) as e:
+        typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from e
+    close_bars()
+    typer.echo("\n" + format_suite(report))  # on a line of its own after the last bar
+    _write_json(output, report.to_dict())
+
+
+def _write_json(output: Path | None, data: dict[str, Any]) -> None:
+    if output is None:
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    typer.echo(f"results written to {output}")

@@ -11,13 +11,14 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from app.config import Settings
 from app.evaluation.beir import (
-    BeirDataset,
+    CorpusRecord,
     DatasetError,
     EvalProgress,
     load_beir,
@@ -139,7 +140,7 @@ def evaluate(
     container = build_parts(run_settings, embedder=embedder)
 
     started = time.perf_counter()
-    passages, ingest = _ingest_corpus(container, dataset, progress)
+    passages, ingest = ingest_corpus(container, dataset.corpus, progress)
     ingest = _with_wall_time(ingest, time.perf_counter() - started)
 
     retrieval = run_settings.retrieval
@@ -222,17 +223,18 @@ def _with_wall_time(summary: IngestSummary, seconds: float) -> IngestSummary:
     return IngestSummary(**{**asdict(summary), "wall_s": round(seconds, 2)})
 
 
-def _ingest_corpus(
-    container: Any, dataset: BeirDataset, progress: EvalProgress | None
+def ingest_corpus(
+    container: Any, corpus: Sequence[CorpusRecord], progress: EvalProgress | None
 ) -> tuple[dict[str, list[str]], IngestSummary]:
-    """Stores every record not stored yet; returns docrag document id -> corpus ids."""
+    """Stores every record not stored yet, one document each (`ingest_many`); returns docrag
+    document id -> corpus ids. Also loads the passages of `app/evaluation/squad.py`."""
     from ingest.bulk import IngestItem, ingest_many
     from ingest.ids import document_id_for
     from ingest.pipeline import IngestResult
 
     passages: dict[str, list[str]] = {}
     items: dict[str, IngestItem] = {}  # the first record of each distinct text
-    for record in dataset.corpus:
+    for record in corpus:
         data = record.document_bytes()
         document_id = document_id_for(hashlib.sha256(data).hexdigest())
         passages.setdefault(document_id, []).append(record.id)
@@ -269,7 +271,7 @@ def _ingest_corpus(
     for ids_of_text in passages.values():
         ids_of_text.sort()
     return passages, IngestSummary(
-        records=len(dataset.corpus),
+        records=len(corpus),
         documents=len(items),
         new_documents=new,
         existing_documents=existing + len(stored),
