@@ -64,6 +64,15 @@ _DEFINITION = re.compile(
 # A CJK word in fewer than this share of the chunks is rare enough to name what a question
 # is about (person, place, product). The share at which abstention calls a word common.
 RARE_CJK_SHARE = 0.01
+# Words that do not say what a question or a passage is about: function words, and the words
+# every question about a period holds ("year", "fiscal"). Kept from the extractive answerer's
+# first version; not tuned.
+CONTENT_STOP_WORDS = frozenset(
+    """a an and are as at be by did do does for from had has have how in is it its of on or
+    our so than that the their this to was were what when which who why will with year
+    fiscal fy""".split()
+)
+_CONTENT_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +96,10 @@ class QuestionAnalysis:
     routed: tuple[str, ...]  # the documents searched first (empty: the whole library)
     uncovered_years: tuple[int, ...]  # asked years none of the named documents reports
     answer_kind: AnswerKind
+    # The question's words lower-cased, in order, stop words left out (`content_words`), and
+    # its character bigrams (`character_bigrams`): what the extractive answerer compares.
+    content_words: tuple[str, ...]
+    character_bigrams: frozenset[str]
     filters: Filters | None = None
 
     @property
@@ -154,6 +167,8 @@ class QuestionAnalyzer:
             routed=route(naming, periods, self.profile),
             uncovered_years=uncovered_years(naming, periods, self.profile),
             answer_kind=answer_kind(question),
+            content_words=content_words(question),
+            character_bigrams=character_bigrams(question),
             filters=filters,
         )
 
@@ -269,6 +284,21 @@ def languages_of(text: str) -> frozenset[str]:
     if _LATIN.search(text):
         found.add("en")
     return frozenset(found)
+
+
+def content_words(text: str) -> tuple[str, ...]:
+    """The words of a text that say what it is about, lower-cased, in order. A question's are
+    read once into its analysis; the extractive answerer reads its passages the same way."""
+    return tuple(
+        w for w in (m.lower() for m in _CONTENT_WORD.findall(text)) if w not in CONTENT_STOP_WORDS
+    )
+
+
+def character_bigrams(text: str) -> frozenset[str]:
+    """Pairs of adjacent characters (spaces collapsed): what a text shares with another where
+    words have no spaces between them (Chinese)."""
+    compact = re.sub(r"\s+", " ", text.lower())
+    return frozenset(compact[i : i + 2] for i in range(len(compact) - 1)) - {"  "}
 
 
 def answer_kind(question: str) -> AnswerKind:
