@@ -19,6 +19,7 @@ from app.query.rerank import CrossEncoderReranker, NoReranker, Reranker
 from app.query.retrieval import HybridRetriever
 from app.query.routing import TitleIndex
 from app.query.selection import SourceSelector
+from app.query.tables import CatalogPageTexts
 from ingest import store as store_module
 from ingest.catalog import ChromaPagedRecordStore, DocumentCatalog
 from ingest.embedding import Embedder, SentenceTransformerEmbedder, model_identity
@@ -250,22 +251,25 @@ def build_question_path(
         else None
     )
     llm = settings.llm
+    selector = SourceSelector(
+        reranker=reranker,
+        analyze=analyzer.analyze,
+        abstention=abstention,
+        store=store,
+        min_score=retrieval.min_score,
+        min_term_overlap=retrieval.min_term_overlap,
+        mmr_lambda=retrieval.mmr_lambda if retrieval.mmr else None,
+        distinct_pages=retrieval.distinct_pages,
+        expand_neighbors=retrieval.expand_neighbors,
+    )
     ask_service = AskService(
         retriever=retriever,
         analyzer=analyzer,
-        selector=SourceSelector(
-            reranker=reranker,
-            analyze=analyzer.analyze,
-            abstention=abstention,
-            store=store,
-            min_score=retrieval.min_score,
-            min_term_overlap=retrieval.min_term_overlap,
-            mmr_lambda=retrieval.mmr_lambda if retrieval.mmr else None,
-            distinct_pages=retrieval.distinct_pages,
-            expand_neighbors=retrieval.expand_neighbors,
-        ),
+        selector=selector,
         chat_model=chat_model,
-        extractive=ExtractiveAnswerer(embedder),
+        extractive=ExtractiveAnswerer(
+            embedder, is_relevant=selector.is_relevant, pages=CatalogPageTexts(catalog)
+        ),
         count_tokens=embedder.count_tokens,
         candidates=retrieval.candidates,
         context_tokens=llm.context_tokens,

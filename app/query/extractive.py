@@ -2,21 +2,27 @@
 rows of the sources that best answer the question, best first, one per source, each cited.
 It is not a chat model.
 
-Every source is read. A sentence or row scores by how much of the question it holds (its
+Only the sources that pass the relevance gate are read (the best source when none does). A
+sentence or row scores by how much of the question it holds (its
 terms weighted by rarity among the candidates, and character bigrams for languages the
 embedding model reads poorly) and by its embedding similarity to the question. For a
 question asking for a figure, a table row or sentence with numbers that holds the asked line
-item, in a chunk of the asked period, comes first."""
+item, in a chunk of the asked period, comes first.
+
+A quoted row carries its table's column headings and unit (app/query/tables.py). After the
+first unit, a row is quoted only when its line item or its table's caption names what was
+asked: a row of another table never pads an answer."""
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from app.query.analysis import QuestionAnalysis
+from app.query.analysis import QuestionAnalysis, character_bigrams, content_words
 from app.query.retrieval import Hit
+from app.query.tables import PageTexts, TableFrame, is_headings, quoted_row, row_frame
 from ingest.embedding import Embedder
 from parsers.layout import is_table_row
 
@@ -24,12 +30,32 @@ _SENTENCE_END = re.compile(r"(?<=[.!?。！？；])\s+|(?<=[。！？；])|\n{2,
 _AMOUNT = re.compile(r"[$€£]\s?\d|\d,\d{3}|\d\.\d|\d\s?%|\b\d{3,}\b")
 _FORM_OR_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)|\b(?:10|8)-?[KQ]\b", re.IGNORECASE)
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
-_WORDS = re.compile(r"[^\W_]+", re.UNICODE)
-_STOP = frozenset(
-    """a an and are as at be by did do does for from had has have how in is it its of on or
-    our so than that the their this to was were what when which who why will with year
-    fiscal fy""".split()
-)
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+# Units an answer quotes: three places the answer may rest on, short enough to read. Kept
+# from the first version; not tuned.
+MAX_UNITS = 3
+# Units the embedding model reads per answer, the best by terms: bounds the time spent on a
+# long source list. Kept from the first version; not tuned.
+MAX_CANDIDATES = 80
+# A unit's score: dense similarity and the share of the question it holds, weighed alike.
+# Kept from the first version; not tuned.
+DENSE_WEIGHT = 1.0
+LEXICAL_WEIGHT = 1.0
+# For a question asking for a figure: a table row with numbers that holds some of the
+# question, and more when it is of the asked period; a sentence with numbers half the row's.
+# Kept from the first version; not tuned.
+FIGURE_BONUS = 0.3
+PERIOD_BONUS = 0.3
+SENTENCE_FIGURE_SHARE = 0.5
+# What the sentence over a row's table, and the question's adjacent word pairs, add to the
+# share of the question a unit holds; both half a term's worth. Kept from the first version;
+# not tuned.
+CAPTION_SHARE = 0.5
+PAIR_SHARE = 0.5
+# Character bigrams count for less than words: two characters say less than a word. Kept
+# from the first version; not tuned.
+BIGRAM_SHARE = 0.8
 
 
 def split_sentences(text: str) -> list[str]:
@@ -71,6 +97,16 @@ def _says_nothing(text: str) -> bool:
     return stripped.endswith(":") or stripped.count("•") >= 3
 
 
+def _titles_a_table(units: Sequence[str], position: int) -> bool:
+    """A line over a table that is no sentence ("Consolidated Statements of Income")."""
+    text = units[position].rstrip()
+    following = units[position + 1] if position + 1 < len(units) else ""
+    ends = text.endswith((".", "!", "?", "。", "！", "？"))
+    return (
+        not ends and not is_table_row(text) and (is_headings(following) or is_table_row(following))
+    )
+
+
 def _starts_mid_sentence(text: str) -> bool:
     head = text.lstrip()
     return bool(head) and (head[0].islower() or head[0] in ",;:)]")
@@ -82,20 +118,14 @@ def _has_figure(text: str) -> bool:
     return bool(_AMOUNT.search(stripped))
 
 
-def _word_pairs(text: str) -> set[tuple[str, str]]:
+def _word_pairs(words: Sequence[str]) -> set[tuple[str, str]]:
     """Adjacent content words ("net income"), so a line item named as the question names it
     beats one that holds the same words apart."""
-    words = [w for w in (m.lower() for m in _WORDS.findall(text)) if w not in _STOP]
     return set(zip(words, words[1:], strict=False))
 
 
-def _bigrams(text: str) -> set[str]:
-    compact = re.sub(r"\s+", " ", text.lower())
-    return {compact[i : i + 2] for i in range(len(compact) - 1)} - {"  "}
-
-
-def _terms(text: str) -> set[str]:
-    return {w for w in (m.lower() for m in _WORDS.findall(text)) if w not in _STOP}
+def _cjk_pairs(bigrams: Iterable[str]) -> set[str]:
+    return {b for b in bigrams if _CJK.fullmatch(b[0]) and _CJK.fullmatch(b[-1])}
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,24 +139,34 @@ class _Unit:
     caption: str = ""  # for a row: the prose line before its table ("Net sales are as follows")
 
 
-@dataclass
-class ExtractiveAnswerer:
-    """Answers with the sentences and rows of the sources that best answer the question."""
+def _always(hit: Hit) -> bool:
+    return True
 
-    embedder: Embedder
-    max_sentences: int = 3
-    max_candidates: int = 80
-    dense_weight: float = 1.0
-    lexical_weight: float = 1.0
-    figure_bonus: float = 0.3
-    period_bonus: float = 0.3
+
+class ExtractiveAnswerer:
+    """Answers with the sentences and rows of the sources that best answer the question.
+
+    `is_relevant` is the relevance gate (`SourceSelector.is_relevant`): a source that only
+    rode along (kept beside a relevant one, or widened into) is listed but gives no answer
+    line, unless no source passes. `pages` reads a document's stored page text, for the
+    headings of a table a chunk starts inside."""
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        is_relevant: Callable[[Hit], bool] = _always,
+        pages: PageTexts | None = None,
+    ) -> None:
+        self.embedder = embedder
+        self._is_relevant = is_relevant
+        self._pages = pages
 
     def answer(self, analysis: QuestionAnalysis, hits: Sequence[Hit]) -> str:
         units = self._units(analysis, hits)
         if not units:
             return ""
         ranked = self._ranked(analysis, units)
-        best: list[_Unit] = []
+        best: list[tuple[_Unit, str]] = []
         said: set[str] = set()
         # One unit per source first, each said once (a chunk's overlap, a page repeated in two
         # filings): three quotes show three places the answer may rest on, where three
@@ -134,22 +174,36 @@ class ExtractiveAnswerer:
         for first_pass in (True, False):
             for unit in ranked:
                 key = " ".join(unit.text.lower().split())
-                if len(best) == self.max_sentences or key in said:
+                if len(best) == MAX_UNITS or key in said:
                     continue
-                if first_pass and any(b.source == unit.source for b in best):
+                if first_pass and any(b.source == unit.source for b, _ in best):
                     continue
                 said.add(key)
-                best.append(unit)
+                hit = hits[unit.source - 1]
+                frame = row_frame(hit, unit.text, self._pages) if unit.row else None
+                # The best unit leads whatever it is; a row after it only when its table is
+                # about what was asked: fewer lines rather than padding.
+                if best and frame is not None and not _on_topic(analysis, unit, frame):
+                    continue
+                best.append((unit, quoted_row(unit.text, frame) if frame else unit.text))
         # One unit per paragraph: a row has no full stop to end its claim for the citations.
-        return "\n\n".join(f"{u.text} [{u.source}]" for u in best)
+        return "\n\n".join(f"{text} [{u.source}]" for u, text in best)
 
     def _units(self, analysis: QuestionAnalysis, hits: Sequence[Hit]) -> list[_Unit]:
         years = {str(y) for y in analysis.periods.years}
+        # Only sources that pass the relevance gate answer; when none does, the best one.
+        answering = [n for n, hit in enumerate(hits, start=1) if self._is_relevant(hit)]
         units: list[_Unit] = []
-        for n, hit in enumerate(hits, start=1):
+        for n in answering or ([1] if hits else []):
+            hit = hits[n - 1]
             chunk_years = set(_YEAR.findall(f"{hit.context or ''}\n{hit.text}"))
             caption = hit.heading or ""
-            for position, text in enumerate(whole_units(hit.text)):
+            quotable = whole_units(hit.text)
+            for position, text in enumerate(quotable):
+                if is_headings(text) or _titles_a_table(quotable, position):
+                    # A table's headings and title: they are quoted with its rows.
+                    caption = text if not is_headings(text) else caption
+                    continue
                 in_period = bool(years & (set(_YEAR.findall(text)) or chunk_years))
                 row = is_table_row(text)
                 units.append(
@@ -171,42 +225,67 @@ class ExtractiveAnswerer:
         return named or units
 
     def _ranked(self, analysis: QuestionAnalysis, units: list[_Unit]) -> list[_Unit]:
-        question = analysis.text
-        wanted = _terms(question)
+        wanted = set(analysis.content_words)
+        unit_words = [content_words(u.text) for u in units]
+        unit_terms = [set(words) for words in unit_words]
         # Rarer terms among the candidates say more about which unit answers.
-        frequency = {t: sum(1 for u in units if t in _terms(u.text)) for t in wanted}
+        frequency = {t: sum(1 for terms in unit_terms if t in terms) for t in wanted}
         weight = {t: math.log(1 + len(units) / (1 + f)) for t, f in frequency.items()}
         total = sum(weight.values()) or 1.0
-        grams = _bigrams(question)
-        pairs = _word_pairs(question)
+        grams = analysis.character_bigrams
+        pairs = _word_pairs(analysis.content_words)
         lexical, holds = [], []
-        for unit in units:
-            terms = _terms(unit.text)
+        for unit, words, terms in zip(units, unit_words, unit_terms, strict=True):
             held = sum(w for t, w in weight.items() if t in terms) / total
             if unit.caption:
                 # A row's line item may be named only by the sentence over its table.
-                around = _terms(unit.caption) - terms
-                held += 0.5 * sum(w for t, w in weight.items() if t in around) / total
-            shared = len(grams & _bigrams(unit.text)) / max(1, len(grams))
+                around = set(content_words(unit.caption)) - terms
+                held += CAPTION_SHARE * sum(w for t, w in weight.items() if t in around) / total
+            shared = len(grams & character_bigrams(unit.text)) / max(1, len(grams))
             if pairs:
-                held += 0.5 * len(pairs & _word_pairs(unit.text)) / len(pairs)
-            lexical.append(max(held, shared * 0.8))
+                held += PAIR_SHARE * len(pairs & _word_pairs(words)) / len(pairs)
+            lexical.append(max(held, shared * BIGRAM_SHARE))
             holds.append(held)
         # Embedding every unit costs time: the best by terms are read by the model.
         order = sorted(range(len(units)), key=lambda i: lexical[i], reverse=True)
-        order = order[: self.max_candidates]
+        order = order[:MAX_CANDIDATES]
         vectors = self.embedder.embed_documents([units[i].text for i in order])
-        query_vector = self.embedder.embed_query(question)
+        query_vector = self.embedder.embed_query(analysis.text)
         figure = analysis.answer_kind == "figure"
         scored = []
         for i, vector in zip(order, vectors, strict=True):
             unit = units[i]
             dense = sum(a * b for a, b in zip(query_vector, vector, strict=True))
-            score = self.dense_weight * dense + self.lexical_weight * lexical[i]
+            score = DENSE_WEIGHT * dense + LEXICAL_WEIGHT * lexical[i]
             if figure and _has_figure(unit.text) and holds[i] > 0:
-                score += self.figure_bonus * (1.0 if unit.row else 0.5)
+                score += FIGURE_BONUS * (1.0 if unit.row else SENTENCE_FIGURE_SHARE)
                 if unit.period:
-                    score += self.period_bonus
+                    score += PERIOD_BONUS
             scored.append((score, -unit.source, -unit.position, unit))
         scored.sort(key=lambda s: s[:3], reverse=True)
         return [s[3] for s in scored]
+
+
+def _on_topic(analysis: QuestionAnalysis, unit: _Unit, frame: TableFrame) -> bool:
+    """Whether a row's line item or its table's caption names what the question asks: one of
+    the question's adjacent word pairs ("net income"), or all of its words (a question of one
+    word: "revenue"); for Chinese, one of its character bigrams. Names (which company) and
+    numbers (which year) are left out: they say where, not what. "Other comprehensive income"
+    under "Statements of Comprehensive Income" does not name "net income"."""
+    named = {w for name in analysis.names for w in name.text.split()}
+    asked = [w for w in analysis.content_words if len(w) > 1 and not w.isdigit()]
+    asked = [w for w in asked if w not in named and not _CJK.search(w)]
+    asked_cjk = _cjk_pairs(analysis.character_bigrams) - {
+        g for name in analysis.names for g in character_bigrams(name.text)
+    }
+    if not asked and not asked_cjk:
+        return True
+    caption = frame.caption or unit.caption
+    places = [content_words(unit.text), content_words(caption)]
+    if asked:
+        if _word_pairs(asked) & set().union(*(_word_pairs(p) for p in places)):
+            return True
+        if set(asked) <= set().union(*(set(p) for p in places)):
+            return True
+    held = character_bigrams(unit.text) | character_bigrams(caption)
+    return bool(asked_cjk & held)

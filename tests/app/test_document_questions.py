@@ -126,11 +126,11 @@ def test_an_extractive_figure_answer_leads_with_the_asked_row(library: Any) -> N
     body = ask(library, "What was Globex's net income in fiscal 2021?")
     assert body["grounded"]
     first, rest = body["answer"].split(" [", 1)  # the lead unit and its marker
-    assert first.startswith("Net income") and "5,007" in first
+    # The row with its table's unit and each figure after its year.
+    assert first == "Net income (in millions): 2021 5,007; 2020 4,002; 2019 3,659", first
     lead = next(c for c in body["citations"] if c["n"] == int(rest.split("]")[0]))
     assert lead["filename"] == GLOBEX.filename and lead["page"] == 3
-    assert first in lead["text"]
-    assert lead["quote"] in body["answer"]  # the quote is one of the answer's rows
+    assert lead["quote"] == "Net income 5,007 4,002 3,659"  # the row as the page has it
     # Short: at most three sentences or rows, each cited.
     assert 1 <= body["answer"].count("[") <= 3
 

@@ -298,7 +298,8 @@ def test_an_extractive_answer_quotes_no_lead_in_and_no_line_of_links(embedder: A
     answer = ExtractiveAnswerer(embedder=embedder).answer(
         plain_analysis("Does the company have positive working capital?"), [source]
     )
-    assert answer.startswith("Working capital $ 1,987 $ 2,145 [1]")
+    # The row carries the unit of its table, read from the lead-in it does not quote.
+    assert answer.startswith("Working capital (in millions): $1,987 $2,145 [1]"), answer
     assert "following table" not in answer and "•" not in answer
 
 
@@ -323,3 +324,93 @@ def test_an_extractive_answer_quotes_each_source_once_and_each_sentence_once(
     # Fewer sources than places: the sources' next units fill them.
     two = answerer.answer(question, [sources[0], hit("Pumps are made in Ohio.", 4, 12)])
     assert two.count("[1]") == 2 and two.count("[2]") == 1, two
+
+
+_INCOME_STATEMENT = (
+    "Consolidated Statements of Income\n(in millions) 2021 2020 2019\n"
+    "Total revenue 12,480 11,020 10,310\nCost of sales 4,100 3,980 3,700\n"
+    "Net income 5,007 4,002 3,659"
+)
+
+
+def test_an_extractive_row_carries_its_column_headings_and_unit(embedder: Any) -> None:
+    from app.query.extractive import ExtractiveAnswerer
+
+    answer = ExtractiveAnswerer(embedder=embedder).answer(
+        plain_analysis("What was Vantorix's net income in 2021?"), [hit(_INCOME_STATEMENT)]
+    )
+    first = answer.split("\n\n")[0]
+    assert first == "Net income (in millions): 2021 5,007; 2020 4,002; 2019 3,659 [1]", answer
+    assert "(in millions) 2021 2020 2019" not in answer  # the headings are not a quote
+
+
+def test_a_chunk_that_starts_mid_table_reads_its_headings_from_the_page(embedder: Any) -> None:
+    from app.query.extractive import ExtractiveAnswerer
+
+    class Pages:
+        def page_text(self, document_id: str, page: int) -> str | None:
+            return f"Vantorix Corporation\n{_INCOME_STATEMENT}" if page == 3 else None
+
+    question = plain_analysis("What was Vantorix's net income in 2021?")
+    middle = replace(hit("Cost of sales 4,100 3,980 3,700\nNet income 5,007 4,002 3,659"))
+    answer = ExtractiveAnswerer(embedder=embedder, pages=Pages()).answer(question, [middle])
+    assert answer.startswith("Net income (in millions): 2021 5,007; 2020 4,002;"), answer
+    # Without the page text, the column headings the chunk was indexed with.
+    indexed = replace(middle, context="Vantorix 10-K | p. 3\n2021 2020 2019")
+    answer = ExtractiveAnswerer(embedder=embedder).answer(question, [indexed])
+    assert answer.startswith("Net income: 2021 5,007; 2020 4,002; 2019 3,659"), answer
+
+
+def test_a_chinese_table_row_keeps_its_headings_and_unit(embedder: Any) -> None:
+    from app.query.extractive import ExtractiveAnswerer
+
+    statement = hit(
+        "合并利润表\n单位：万元\n项目 2021年 2020年\n营业收入 12,480 11,020\n净利润 5,007 4,002"
+    )
+    answer = ExtractiveAnswerer(embedder=embedder).answer(
+        plain_analysis("华星公司2021年的净利润是多少？"), [statement]
+    )
+    assert answer.startswith("净利润 (单位：万元): 2021 5,007; 2020 4,002 [1]"), answer
+
+
+def test_a_source_below_the_relevance_gate_gives_no_answer_line(embedder: Any) -> None:
+    from app.query.extractive import ExtractiveAnswerer
+    from app.query.rerank import NoReranker
+    from app.query.selection import SourceSelector
+
+    gate = SourceSelector(reranker=NoReranker(), min_score=0.5, min_term_overlap=0.9)
+    question = plain_analysis("How did net sales of pumps change in 2021?")
+    relevant = replace(hit("Net sales of pumps rose 9% in 2021.", 0), score=0.7)
+    along = replace(hit("Net sales of valves rose 4% in 2021.", 1, 8), score=0.3)
+    answerer = ExtractiveAnswerer(embedder=embedder, is_relevant=gate.is_relevant)
+    answer = answerer.answer(question, [relevant, along])
+    assert answer == "Net sales of pumps rose 9% in 2021. [1]", answer
+    # No source passes: the best one still answers, alone.
+    weak = [replace(relevant, score=0.3), along]
+    assert answerer.answer(question, weak) == "Net sales of pumps rose 9% in 2021. [1]"
+
+
+def test_a_row_of_an_unrelated_table_does_not_pad_the_answer(embedder: Any) -> None:
+    from app.query.extractive import ExtractiveAnswerer
+
+    comprehensive = hit(
+        "Consolidated Statements of Comprehensive Income\n(in millions) 2021 2020 2019\n"
+        "Foreign currency translation adjustments (120) 45 30\n"
+        "Other comprehensive income (loss) (98) 60 12",
+        1,
+        4,
+    )
+    segments = hit(
+        "Segment results\n(in millions) 2021 2020 2019\n"
+        "Net income of the pumps segment 3,100 2,800 2,500",
+        2,
+        5,
+    )
+    answer = ExtractiveAnswerer(embedder=embedder).answer(
+        plain_analysis("What was Vantorix's net income in 2021?"),
+        [hit(_INCOME_STATEMENT), comprehensive, segments],
+    )
+    assert answer.startswith("Net income (in millions): 2021 5,007;"), answer
+    assert "comprehensive" not in answer and "[2]" not in answer, answer
+    # A row of a table about the asked line item still answers.
+    assert "Net income of the pumps segment (in millions): 2021 3,100;" in answer, answer
