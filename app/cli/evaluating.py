@@ -30,7 +30,12 @@ def evaluate(
     ] = None,
     split: Annotated[str, typer.Option(help="qrels split: qrels/<split>.tsv")] = "test",
     limit: Annotated[
-        int | None, typer.Option(min=1, help="only the first N queries that have qrels")
+        int | None,
+        typer.Option(
+            min=1,
+            help="only the first N queries that have qrels (--suite: of each set but "
+            "FinanceBench, which takes --companies)",
+        ),
     ] = None,
     output: Annotated[
         Path | None, typer.Option(help="also write the configuration and results as JSON")
@@ -79,7 +84,9 @@ def evaluate(
     ] = None,
     skip: Annotated[
         list[str] | None,
-        typer.Option(help="--suite: leave this set out (repeatable, or comma-separated)"),
+        typer.Option(
+            metavar="SET", help="--suite: leave this set out (repeatable, or comma-separated)"
+        ),
     ] = None,
     financebench_data_dir: Annotated[
         Path | None,
@@ -92,7 +99,8 @@ def evaluate(
 ) -> None:
     """Measures retrieval (nDCG@10, recall@10/100, MRR@10) on a BEIR-layout dataset, or,
     with --questions, document QA: evidence pages among the sources and citations, filings
-    kept apart, abstention without the filing, latency, by question type.
+    kept apart, abstention without the filing, latency, by question type and half. With
+    --suite DIR, every set of a folder laid out like the shared data, in one table.
 
     The corpus is embedded once and kept for later runs with the same model and chunking.
     """
