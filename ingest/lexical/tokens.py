@@ -17,6 +17,15 @@ _TOKEN = re.compile(rf"({_CJK_RUN})|({_WORD}(?:['’]{_WORD})?)", re.UNICODE)
 _CJK = re.compile(_CJK_RUN)
 
 
+def _chinese_stop_words() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_CHINESE
+
+    return frozenset(STOPWORDS_CHINESE)
+
+
+_CJK_STOP = _chinese_stop_words()
+
+
 class Tokenizer:
     """Words for BM25 in English, Chinese and mixed text.
 
@@ -56,9 +65,12 @@ class Tokenizer:
 
     def question_terms(self, text: str) -> QuestionTerms:
         """What the relevance gate looks for of a question in a chunk: its words, and its CJK
-        runs of two or more characters (jieba's words of two or more in jieba mode). Single
-        CJK characters are left out: common ones (的, 是) would match almost any Chinese
-        text."""
+        runs of two or more characters (jieba's words of two or more in jieba mode), both
+        without stop words. A Chinese question writes its function and question words (的,
+        是, 什么, 哪里) into its only run, where an English question's are separate words;
+        an answer seldom holds them, so they are cut out of the runs as English stop words
+        are dropped. Single CJK characters left over are left out: common ones would match
+        almost any Chinese text."""
         words: list[str] = []
         runs: list[str] = []
         for cjk_run, word in _TOKEN.findall(text.lower()):
@@ -66,9 +78,13 @@ class Tokenizer:
                 if word not in self._stop:
                     words.append(word)
             elif self._jieba is not None:
-                words.extend(w for w in self._jieba.lcut(cjk_run) if len(w.strip()) > 1)
-            elif len(cjk_run) > 1:
-                runs.append(cjk_run)
+                words.extend(
+                    w
+                    for w in self._jieba.lcut(cjk_run)
+                    if len(w.strip()) > 1 and w not in _CJK_STOP
+                )
+            else:
+                runs.extend(piece for piece in without_stop_words(cjk_run) if len(piece) > 1)
         if self._stemmer is not None:
             words = [w if has_cjk(w) else self._stemmer.stemWord(w) for w in words]
         return QuestionTerms(frozenset(words), tuple(runs))
@@ -77,6 +93,26 @@ class Tokenizer:
         if self._jieba is not None:
             return [w for w in self._jieba.lcut(run) if w.strip()]
         return list(run) + [run[i : i + 2] for i in range(len(run) - 1)]
+
+
+def without_stop_words(run: str) -> list[str]:
+    """The pieces of a CJK run left when its stop words (bm25s's Chinese list) are cut out of
+    it, the run read as jieba's words: 林墨秋的职业是什么 -> 林墨秋, 职业."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    pieces: list[str] = []
+    current = ""
+    for word in jieba.lcut(run):
+        if word in _CJK_STOP:
+            if current:
+                pieces.append(current)
+            current = ""
+        else:
+            current += word
+    if current:
+        pieces.append(current)
+    return pieces
 
 
 def has_cjk(text: str) -> bool:
