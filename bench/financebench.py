@@ -8,7 +8,12 @@ citations and never abstains, so those columns are docrag's alone.
 
     python bench/financebench.py --pdfs ../shared/data/financebench-pdfs \
         --questions ../shared/data/financebench/questions_dev.jsonl [--companies N] \
-        [--work DIR] [--out FILE]
+        [--work DIR] [--out FILE] [--vectors DIR]
+
+With `--vectors DIR` the chunks of both pipelines get the vectors `bench/vector_cache.py`
+describes (computed on a GPU by `bench/gpu_embed.py`), looked up by text; questions are
+embedded here as always. The LangChain rows are also given per FinanceBench half
+(`company_halves`): "langchain A" and "langchain B".
 
 Needs the `bench` extra (langchain-chroma, langchain-community) and langchain-huggingface
 installed with --no-deps (its pins would replace huggingface_hub).
@@ -25,7 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # app, ingest and bench
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from app.evaluation.docqa import TOP_K  # noqa: E402  (the same cutoff on both sides)
@@ -35,6 +40,7 @@ from app.evaluation.docqa_metrics import (  # noqa: E402
     SourcePage,
     all_from_filing,
     choose_subset,
+    company_halves,
     evidence_found,
     format_table,
     load_questions,
@@ -43,13 +49,16 @@ from app.evaluation.docqa_metrics import (  # noqa: E402
 
 
 def run_langchain(
-    files: Sequence[Path], questions: Sequence[DocQuestion], work: Path
+    files: Sequence[Path],
+    questions: Sequence[DocQuestion],
+    work: Path,
+    vectors: tuple[Path, Any] | None = None,
 ) -> tuple[list[Outcome], dict[str, Any]]:
+    """`vectors`: the folder of `--vectors` and its `VectorTable`."""
     from langchain_chroma import Chroma
-    from langchain_community.document_loaders import PyPDFLoader
     from langchain_huggingface import HuggingFaceEmbeddings
-    from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+    from bench.vector_cache import langchain_splits, lookup_embeddings
     from ingest.embedding import default_model
 
     embeddings = HuggingFaceEmbeddings(
@@ -57,12 +66,13 @@ def run_langchain(
         model_kwargs={"device": "cpu"},
         encode_kwargs={"normalize_embeddings": True},
     )
+    lookup = lookup_embeddings(embeddings, vectors[1]) if vectors is not None else None
     started = time.perf_counter()
     # One store per work folder, grown file by file: a later run (or a larger subset) embeds only
     # the filings the store does not hold yet.
     store = Chroma(
         collection_name="financebench",
-        embedding_function=embeddings,
+        embedding_function=lookup or embeddings,
         persist_directory=str(work / "langchain"),
     )
     held: set[str] = set()
@@ -73,14 +83,17 @@ def run_langchain(
     for path in files:
         if path.name in held:
             continue
-        loaded = PyPDFLoader(str(path)).load()
-        splits = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200).split_documents(
-            loaded
-        )
+        # PyPDFLoader, then RecursiveCharacterTextSplitter(1000, 200); with `vectors`, the
+        # splits `bench/vector_cache.py record` kept, if it kept them.
+        loaded, splits = langchain_splits(path, vectors[0] / "splits" if vectors else None)
         for start in range(0, len(splits), 5000):  # Chroma refuses larger batches
             store.add_documents(splits[start : start + 5000])
-        pages, chunks = pages + len(loaded), chunks + len(splits)
+        pages, chunks = pages + loaded, chunks + len(splits)
     ingest_s = time.perf_counter() - started
+    if lookup is not None:
+        print(
+            f"langchain: {lookup.looked_up} chunk vectors looked up, {lookup.misses} embedded here"
+        )
     # A store grown by a larger run holds other filings too: search only this run's.
     extra = held - {p.name for p in files}
     only = {"source": {"$in": [str(p) for p in files]}} if extra else None
@@ -124,6 +137,12 @@ def main() -> None:
     )
     parser.add_argument("--skip-langchain", action="store_true")
     parser.add_argument(
+        "--vectors",
+        type=Path,
+        default=None,
+        help="chunk vectors computed elsewhere, looked up by text (bench/vector_cache.py)",
+    )
+    parser.add_argument(
         "--skip-docrag",
         action="store_true",
         help="only the LangChain side (e.g. to build its store)",
@@ -133,18 +152,42 @@ def main() -> None:
     from app.config import Settings
     from app.evaluation.docqa import evaluate_docqa, format_docqa
 
-    files, questions = choose_subset(load_questions(args.questions), args.pdfs, args.companies)
+    every = load_questions(args.questions)
+    files, questions = choose_subset(every, args.pdfs, args.companies)
     print(f"{len(files)} filings, {len(questions)} questions: {', '.join(p.name for p in files)}")
+    vectors: tuple[Path, Any] | None = None
+    lookup: Any = None
+    if args.vectors is not None:
+        from bench.vector_cache import VectorTable, docrag_lookup
+
+        table = VectorTable(args.vectors)
+        vectors = (args.vectors, table)
+        if not args.skip_docrag:
+            lookup = docrag_lookup(args.vectors, table)
     langchain: dict[str, Any] = {}
     tables: dict[str, Any] = {}
     if not args.skip_langchain:
         started = time.perf_counter()
-        outcomes, langchain = run_langchain(files, questions, args.work)
+        outcomes, langchain = run_langchain(files, questions, args.work, vectors)
         langchain["wall_s"] = round(time.perf_counter() - started, 1)
         tables["langchain"] = summarize(outcomes)
+        # The halves of the whole questions file, so a --companies subset keeps them.
+        halves = company_halves(every)
+        for half in "AB":
+            chosen = [o for o in outcomes if halves[o.question.company.lower()] == half]
+            if chosen:
+                tables[f"langchain {half}"] = summarize(chosen)
         print(format_table(tables), flush=True)
     if args.skip_docrag:
         return
+
+    def progress(stage: str, done: int, total: int) -> None:
+        print(f"  docrag {stage} {done}/{total}", flush=True)
+        if lookup is not None and stage == "ingest" and done == total:
+            # Counted here: answering embeds passages' sentences too, which are not chunks.
+            found, missed = lookup.looked_up, lookup.misses
+            print(f"docrag: {found} chunk vectors looked up, {missed} embedded here", flush=True)
+
     started = time.perf_counter()
     report = evaluate_docqa(
         Settings(data_dir=args.work / "docrag"),
@@ -152,7 +195,7 @@ def main() -> None:
         args.questions,
         companies=args.companies,
         collection=args.collection,
-        progress=lambda stage, done, total: print(f"  docrag {stage} {done}/{total}", flush=True),
+        progress=progress,
     )
     docrag_s = time.perf_counter() - started
     report.tables.update(tables)
