@@ -414,3 +414,27 @@ def test_a_row_of_an_unrelated_table_does_not_pad_the_answer(embedder: Any) -> N
     assert "comprehensive" not in answer and "[2]" not in answer, answer
     # A row of a table about the asked line item still answers.
     assert "Net income of the pumps segment (in millions): 2021 3,100;" in answer, answer
+
+
+def test_the_catalog_page_texts_follow_a_replaced_document(tmp_path: Any) -> None:
+    from dataclasses import replace as changed
+    from datetime import UTC, datetime
+
+    from app.query.tables import CatalogPageTexts
+    from ingest import store as store_module
+    from ingest.catalog import DocumentCatalog, DocumentRecord
+    from ingest.store import ChromaRecordStore
+    from parsers.types import Page
+
+    client = store_module.connect(path=tmp_path / "chroma")
+    catalog = DocumentCatalog(ChromaRecordStore(client, "p_docs"), ChromaRecordStore(client, "p_c"))
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    record = DocumentRecord("d0", "a.pdf", "application/pdf", 1, "s", "ready", at, at)
+    catalog.put(record)
+    catalog.put_content("d0", [Page(1, "cover"), Page(3, _INCOME_STATEMENT)])
+    pages = CatalogPageTexts(catalog)
+    assert pages.page_text("d0", 3) == _INCOME_STATEMENT
+    assert pages.page_text("d0", 2) is None and pages.page_text("other", 3) is None
+    catalog.put_content("d0", [Page(3, "replaced")], generation=1)
+    catalog.put(changed(record, generation=1))
+    assert pages.page_text("d0", 3) == "replaced"  # the new generation's, not the cached one
