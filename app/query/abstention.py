@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from app.query.analysis import QuestionAnalysis, idf
 from app.query.retrieval import Hit
+from ingest.lexical.tokens import has_cjk
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,7 @@ class MissingNamesAbstention:
             for n in (1, 2, 3):
                 present.update(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
             named.update(self._names_of(hit.document_id))
+        single = {t[0] for t in present if len(t) == 1}
         chunks = max(1, analysis.chunk_count)
         common = max(1, math.ceil(chunks * self.common_share))
         weighted: list[WeightedTerm] = []
@@ -98,12 +100,11 @@ class MissingNamesAbstention:
             else:
                 weight = rarity(term.chunk_frequency, chunks, common)
                 weight *= self.acronym_weight if term.acronym else 1.0
+            # A CJK name's tokens (characters and bigrams) are a bag, not a run; a name of
+            # more than three words is present when all its words are.
             name = term.tokens
-            written = (
-                name in present
-                if len(name) <= 3
-                else set(name) <= {t[0] for t in present if len(t) == 1}
-            )
+            bag = has_cjk(term.text) or len(name) > 3
+            written = set(name) <= single if bag else name in present
             missing = not written and term.text.replace(" ", "") not in named
             weighted.append(WeightedTerm(term.text, weight, missing))
         total = sum(t.weight for t in weighted)

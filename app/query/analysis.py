@@ -134,8 +134,9 @@ class QuestionAnalyzer:
         latin = named_terms(question, self._joins)
         cjk_runs = [run for run in _CJK_RUN.findall(question) if len(run) >= 2]
         cjk_names = [n for run in cjk_runs for n in self._cjk_names(run)]
-        rare_words = self._rare_cjk_words(cjk_runs, chunks, exclude=cjk_names)
-        texts = [t.text for t in latin] + cjk_names + rare_words
+        terms = self._question_terms(question)
+        rare = self._rare_cjk_names(terms.cjk_runs, chunks, exclude=cjk_names)
+        texts = [t.text for t in latin] + cjk_names + rare
         tokens = {text: self._tokenize(text) for text in texts}
         frequencies = self._statistics.token_frequencies(
             sorted({t for ts in tokens.values() for t in ts})
@@ -159,7 +160,7 @@ class QuestionAnalyzer:
         return QuestionAnalysis(
             text=question,
             languages=languages_of(question),
-            terms=self._weighted_terms(question, chunks),
+            terms=self._weighted_terms(terms, chunks),
             names=tuple(names),
             chunk_count=chunks,
             periods=periods,
@@ -181,31 +182,32 @@ class QuestionAnalyzer:
     def _cjk_names(self, run: str) -> list[str]:
         return self._titles.cjk_names_in(run) if self._titles is not None else []
 
-    def _rare_cjk_words(
-        self, runs: Sequence[str], chunks: int, exclude: Sequence[str]
+    def _rare_cjk_names(
+        self, pieces: Sequence[str], chunks: int, exclude: Sequence[str]
     ) -> list[str]:
-        """Words of the CJK runs (jieba's, two characters or more) that some but few chunks
-        hold: a person, a place, a product. A word no chunk holds is left to the relevance
-        gate: in a library of English documents every Chinese word is in no chunk."""
-        if not runs or chunks <= 0:
+        """Runs of the question's CJK characters (stop words cut out) whose every bigram
+        some but few chunks hold: a person, a place, a product, written as the library
+        writes it. Read by bigrams, not by a segmenter's words: jieba does not know most
+        names (尚恩有 is one word to it). A bigram no chunk holds ends a run: in a library
+        of English documents no Chinese bigram is a name, and that is left to the gate."""
+        if not pieces or chunks <= 0:
             return []
-        import jieba
-
-        words = [
-            w
-            for run in runs
-            for w in jieba.lcut(run)
-            if len(w) >= 2 and not any(w in name for name in exclude)
-        ]
-        grams = {w: [w[i : i + 2] for i in range(len(w) - 1)] for w in words}
-        frequencies = self._statistics.token_frequencies(
-            sorted({g for gs in grams.values() for g in gs})
-        )
+        grams = sorted({p[i : i + 2] for p in pieces for i in range(len(p) - 1)})
+        frequencies = self._statistics.token_frequencies(grams)
         common = max(1, math.ceil(chunks * RARE_CJK_SHARE))
-        return [w for w in dict.fromkeys(words) if 0 < _frequency(grams[w], frequencies) < common]
+        names: list[str] = []
+        for piece in pieces:
+            start = None
+            for i in range(len(piece)):
+                rare = i < len(piece) - 1 and 0 < frequencies.get(piece[i : i + 2], 0) < common
+                if rare and start is None:
+                    start = i
+                elif not rare and start is not None:
+                    names.append(piece[start : i + 1])
+                    start = None
+        return [n for n in dict.fromkeys(names) if not any(n in name for name in exclude)]
 
-    def _weighted_terms(self, question: str, chunks: int) -> QuestionTerms:
-        terms = self._question_terms(question)
+    def _weighted_terms(self, terms: QuestionTerms, chunks: int) -> QuestionTerms:
         characters = sorted({c for run in terms.cjk_runs for c in run})
         if not characters or chunks <= 0:
             return terms
