@@ -6,9 +6,9 @@ check nobody tuned on. A rule stays when switching it off costs half B something
     DOCRAG_LIMITS__PARSE_TIMEOUT_S=1800 HF_HUB_OFFLINE=1 python bench/rule_ablation.py \\
         --pdfs ../shared/data/financebench-pdfs \\
         --questions ../shared/data/financebench/questions_dev.jsonl \\
-        --data-dir /work/fb/docrag --collection "$(cat /work/fb/COLLECTION)" [--only NAME ...]
+        --data-dir /work/fb/docrag/eval --collection "$(cat /work/fb/COLLECTION)" [--only NAME ...]
 
-The library is the one `bench/financebench.py --work DIR` built (DIR/docrag); nothing is
+The library is the one `bench/financebench.py --work DIR` built (DIR/docrag/eval); nothing is
 embedded when it holds every filing. Rules that are settings are switched off through their
 setting; the rest are replaced by the plain behaviour for the length of one run."""
 
@@ -51,6 +51,17 @@ def _patched(*patches: Any) -> Iterator[None]:
 def _no_year_fallback(naming: routing.Naming, periods: profiles.AskedPeriods) -> list[Any]:
     return list(naming.best)
 
+
+# Rules that only decide which sources are found are measured without the runs that leave
+# the question's filing (or company) out, which only abstention needs: a third of the time.
+FINDING_ONLY = frozenset(
+    {
+        "no routing",
+        "no year fallback in routing",
+        "no comparison covering (filings)",
+        "every page (no one source per page)",
+    }
+)
 
 # name -> (settings change, patches while it runs)
 ABLATIONS: dict[str, tuple[Callable[[Settings], Settings], Callable[[], Any]]] = {
@@ -133,6 +144,7 @@ def main() -> None:
                 args.questions,
                 data_dir=args.data_dir,
                 collection=args.collection,
+                without_filing=name not in FINDING_ONLY,
             )
         results[name] = report.tables
         for half in "AB":
