@@ -26,6 +26,8 @@ def settings_rows(
 def render_default(value: Any) -> str:
     if value is None:
         return "unset"
+    if isinstance(value, str) and "site-packages" in value:
+        return "the packaged all-MiniLM-L6-v2"  # a path on this machine, not a value to copy
     if isinstance(value, list):
         return "`[]`" if not value else f"`{value}`"
     return f"`{value}`"
