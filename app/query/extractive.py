@@ -267,11 +267,12 @@ class ExtractiveAnswerer:
 
 
 def _on_topic(analysis: QuestionAnalysis, unit: _Unit, frame: TableFrame) -> bool:
-    """Whether a row's line item or its table's caption names what the question asks: one of
-    the question's adjacent word pairs ("net income"), or all of its words (a question of one
-    word: "revenue"); for Chinese, one of its character bigrams. Names (which company) and
-    numbers (which year) are left out: they say where, not what. "Other comprehensive income"
-    under "Statements of Comprehensive Income" does not name "net income"."""
+    """Whether a row's line item or its table's caption shares a word with what the question
+    asks; for Chinese, one of its character bigrams. Names (which company) and numbers (which
+    year) are left out: they say where, not what. Chosen on FinanceBench half A: asking for
+    one of the question's adjacent word pairs ("net income") cut rows a filing names in its
+    own words ("Cost of sales" for cost of goods sold, "investing activities" in "operations,
+    investing, and financing activities") and cost 6 points of cited evidence there."""
     named = {w for name in analysis.names for w in name.text.split()}
     asked = [w for w in analysis.content_words if len(w) > 1 and not w.isdigit()]
     asked = [w for w in asked if w not in named and not _CJK.search(w)]
@@ -282,10 +283,7 @@ def _on_topic(analysis: QuestionAnalysis, unit: _Unit, frame: TableFrame) -> boo
         return True
     caption = frame.caption or unit.caption
     places = [content_words(unit.text), content_words(caption)]
-    if asked:
-        if _word_pairs(asked) & set().union(*(_word_pairs(p) for p in places)):
-            return True
-        if set(asked) <= set().union(*(set(p) for p in places)):
-            return True
+    if asked and set(asked) & set().union(*(set(p) for p in places)):
+        return True
     held = character_bigrams(unit.text) | character_bigrams(caption)
     return bool(asked_cjk & held)
