@@ -215,13 +215,16 @@ def build_question_path(
     retrieval = settings.retrieval
     profile = build_profile(settings.questions.profile)
     tokenizer = Tokenizer(retrieval.cjk_tokenizer)
-    titles = TitleIndex(catalog, profile) if retrieval.routing else None
+    # The title index serves analysis (names, periods) and abstention whether or not the
+    # routing setting lets retrieval search the named documents first.
+    titles = TitleIndex(catalog, profile)
     analyzer = QuestionAnalyzer(
         tokenize=tokenizer,
         question_terms=tokenizer.question_terms,
         statistics=lexical,
         profile=profile,
         titles=titles,
+        routing=retrieval.routing,
     )
     retriever = HybridRetriever(
         embedder=embedder,
@@ -241,7 +244,7 @@ def build_question_path(
     abstention = (
         MissingNamesAbstention(
             tokenize=tokenizer,
-            names_of=titles.names_of if titles is not None else lambda d: frozenset(),
+            names_of=titles.names_of,
             missing_share=abstaining.missing_share,
             acronym_weight=abstaining.acronym_weight,
             common_share=abstaining.common_share,

@@ -122,12 +122,14 @@ class QuestionAnalyzer:
         statistics: TermStatistics,
         profile: DocumentProfile,
         titles: TitleIndex | None,
+        routing: bool = True,
     ) -> None:
         self._tokenize = tokenize
         self._question_terms = question_terms
         self._statistics = statistics
         self.profile = profile
         self._titles = titles
+        self._routing = routing  # the documents a question names are searched first
 
     def analyze(self, question: str, filters: Filters | None = None) -> QuestionAnalysis:
         chunks = self._statistics.size()
@@ -165,7 +167,7 @@ class QuestionAnalyzer:
             chunk_count=chunks,
             periods=periods,
             naming=naming,
-            routed=route(naming, periods, self.profile),
+            routed=route(naming, periods, self.profile) if self._routing else (),
             uncovered_years=uncovered_years(naming, periods, self.profile),
             answer_kind=answer_kind(question),
             content_words=content_words(question),
