@@ -100,11 +100,15 @@ class MissingNamesAbstention:
             else:
                 weight = rarity(term.chunk_frequency, chunks, common)
                 weight *= self.acronym_weight if term.acronym else 1.0
-            # A CJK name's tokens (characters and bigrams) are a bag, not a run; a name of
-            # more than three words is present when all its words are.
+            # A name of more than three words is present when all its words are. A CJK
+            # name's tokens (characters and bigrams) are a bag, not a run, and a name found
+            # by rare bigrams may carry a character of its neighbours at either end (a
+            # bigram across two words is rare too: 斯瓦 in 俄罗斯瓦格纳).
             name = term.tokens
-            bag = has_cjk(term.text) or len(name) > 3
-            written = set(name) <= single if bag else name in present
+            if has_cjk(term.text):
+                written = any(set(self._tokenize(v)) <= single for v in _trimmed(term.text))
+            else:
+                written = set(name) <= single if len(name) > 3 else name in present
             missing = not written and term.text.replace(" ", "") not in named
             weighted.append(WeightedTerm(term.text, weight, missing))
         total = sum(t.weight for t in weighted)
@@ -112,6 +116,13 @@ class MissingNamesAbstention:
             return Assessment(tuple(weighted))
         share = sum(t.weight for t in weighted if t.missing) / total
         return Assessment(tuple(weighted), share, share >= self.missing_share)
+
+
+def _trimmed(name: str) -> list[str]:
+    """A CJK name and the name without its first, last or both end characters (two or more
+    characters each)."""
+    cuts = [name, name[1:], name[:-1], name[1:-1]]
+    return [c for c in dict.fromkeys(cuts) if len(c) >= 2]
 
 
 def rarity(df: int, chunks: int, common: int) -> float:
