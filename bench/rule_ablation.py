@@ -29,7 +29,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from app.config import Settings  # noqa: E402
 from app.evaluation.docqa import evaluate_docqa  # noqa: E402
-from app.query import analysis, profiles, routing  # noqa: E402
+from app.query import analysis, profiles  # noqa: E402
 
 
 def _setting(section: str, **values: Any) -> Callable[[Settings], Settings]:
@@ -48,16 +48,11 @@ def _patched(*patches: Any) -> Iterator[None]:
         yield
 
 
-def _no_year_fallback(naming: routing.Naming, periods: profiles.AskedPeriods) -> list[Any]:
-    return list(naming.best)
-
-
 # Rules that only decide which sources are found are measured without the runs that leave
 # the question's filing (or company) out, which only abstention needs: a third of the time.
 FINDING_ONLY = frozenset(
     {
         "no routing",
-        "no year fallback in routing",
         "no comparison covering (filings)",
         "every page (no one source per page)",
     }
@@ -73,10 +68,6 @@ ABLATIONS: dict[str, tuple[Callable[[Settings], Settings], Callable[[], Any]]] =
     "no routing": (_setting("retrieval", routing=False), contextlib.nullcontext),
     "no name abstention": (_setting("abstention", missing_share=1.0), contextlib.nullcontext),
     "no period abstention": (_setting("abstention", periods=False), contextlib.nullcontext),
-    "no year fallback in routing": (
-        lambda s: s,
-        lambda: mock.patch.object(routing, "of_the_asked_year", _no_year_fallback),
-    ),
     "no comparison covering (filings)": (
         lambda s: s,
         lambda: mock.patch.object(

@@ -131,18 +131,8 @@ def route(naming: Naming, periods: AskedPeriods, profile: DocumentProfile) -> tu
     Empty when the question names no document, or every one (that narrows nothing)."""
     if naming.everything:
         return ()
-    named = of_the_asked_year(naming, periods)
-    chosen = profile.covering(periods, _narrowed_to_period(periods, named))
+    chosen = profile.covering(periods, _narrowed_to_period(periods, list(naming.best)))
     return tuple(d.document_id for d in chosen)
-
-
-def of_the_asked_year(naming: Naming, periods: AskedPeriods) -> list[DocumentNames]:
-    """The best named documents; when none of them is of the asked year, those named less
-    well that are: the one meant (an older document under an older name, or untitled)."""
-    named = list(naming.best)
-    if periods.years and not any(d.years & periods.years for d in named):
-        named = [d for d in naming.all if d.years & periods.years] or named
-    return named
 
 
 def uncovered_years(
