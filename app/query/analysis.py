@@ -43,6 +43,8 @@ _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 _ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)")
 # Form types and quarters ("10-K" as normalised, "Q2", "H1") are periods, not names.
 _PERIOD_KIND = re.compile(r"(?:10|8)[kq]|[qh][1-4]")
+# A number followed by a lower-case unit ("40mg", "2.5kg"); "3M" or "B12" are names.
+_QUANTITY = re.compile(r"\d+(?:[.,]\d+)?[a-zµ]{1,3}")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s+|\n)\s*[\"'(“]*$")
 _FILE_NAME = re.compile(r"[\w.-]+\.(?:pdf|txt|md|docx|html?|csv|png|jpe?g)", re.IGNORECASE)
 _FIGURE = re.compile(
@@ -341,6 +343,8 @@ def named_terms(question: str, joins: Callable[[str], bool] | None = None) -> li
             continue
         if word.isdigit() or len(word) < 2 or has_cjk(word) or _PERIOD_KIND.fullmatch(lower):
             continue
+        if _QUANTITY.fullmatch(word):
+            continue  # "40mg", "100g", "5km": a number with its unit measures, it names nothing
         possessive = text[match.end() : match.end() + 2] in ("'s", "’s")
         mixed = any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
         acronym = word.isupper() and sum(c.isalpha() for c in word) >= 2
