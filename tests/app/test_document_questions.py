@@ -39,6 +39,11 @@ def test_names_are_read_as_written() -> None:
     assert terms == ["acme tools", "usd"]  # the year is a period, not a name
     assert [t.text for t in named_terms("Globex's net income in Q2")] == ["globex"]
     assert named_terms("what was the net income in 2021?") == []
+    # A number with its unit measures; a letter with digits (B12, 3M) names.
+    assert [t.text for t in named_terms("Does a 40mg dose of B12 help 3M's staff?")] == [
+        "b12",
+        "3m",
+    ]
     # An acronym and the word after it are one name when a document is named so.
     xyz = "Is XYZ Partners a capital-intensive business?"
     assert [t.text for t in named_terms(xyz)] == ["xyz", "partners"]
