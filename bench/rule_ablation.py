@@ -74,14 +74,6 @@ ABLATIONS: dict[str, tuple[Callable[[Settings], Settings], Callable[[], Any]]] =
             profiles.FilingsProfile, "covering", lambda self, periods, documents: list(documents)
         ),
     ),
-    "quarters reported like years (filings)": (
-        lambda s: s,
-        lambda: mock.patch.object(
-            profiles.FilingsProfile,
-            "reported_quarter_years",
-            profiles.FilingsProfile.reported_years,
-        ),
-    ),
     "no acronym joins": (
         lambda s: s,
         lambda: mock.patch.object(analysis.QuestionAnalyzer, "_joins", lambda self, t: False),

@@ -45,11 +45,6 @@ YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 _FORM = re.compile(r"\b(10|8)[\s-]?([kq])\b", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_](?:[\w&]*[^\W_])?", re.UNICODE)
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
-_QUARTER_YEAR = re.compile(
-    r"\b(?:q[1-4]|(?:first|second|third|fourth) quarter)\s+(?:of\s+)?(?:(?:fiscal|fy)\s*)?"
-    r"((?:19|20)\d\d)\b|\b((?:19|20)\d\d)\s*q[1-4]\b",
-    re.IGNORECASE,
-)
 
 
 def normalise(text: str) -> str:
@@ -82,7 +77,6 @@ class DocumentNames:
 @dataclass(frozen=True, slots=True)
 class AskedPeriods:
     years: frozenset[int] = frozenset()
-    quarter_years: frozenset[int] = frozenset()  # years of the quarters asked about
     kinds: frozenset[str] = frozenset()  # form types and quarters ("10k", "q2")
 
     def __bool__(self) -> bool:
@@ -100,8 +94,6 @@ class DocumentProfile(Protocol):
     def reported_years(self, document: DocumentNames) -> frozenset[int] | None:
         """The years a document holds figures for; None when the profile cannot tell."""
         ...
-
-    def reported_quarter_years(self, document: DocumentNames) -> frozenset[int] | None: ...
 
     def covering(
         self, periods: AskedPeriods, documents: Sequence[DocumentNames]
@@ -149,9 +141,6 @@ class GenericProfile:
     def reported_years(self, document: DocumentNames) -> frozenset[int] | None:
         return None
 
-    def reported_quarter_years(self, document: DocumentNames) -> frozenset[int] | None:
-        return None
-
     def covering(
         self, periods: AskedPeriods, documents: Sequence[DocumentNames]
     ) -> list[DocumentNames]:
@@ -161,19 +150,12 @@ class GenericProfile:
 class FilingsProfile(GenericProfile):
     """SEC filings: cover-page words name nothing; form types and quarters are periods; a
     filing dated Y reports the fiscal years Y-2..Y (the statements' comparison) and Y+1 (its
-    outlook), and the quarters of Y-2..Y; a comparison of years is held whole by the filing
+    outlook); a comparison of years is held whole by the filing
     dated the last of them."""
 
     name: ProfileName = "filings"
     generic_words = GENERIC_WORDS | FILING_WORDS
     kinds = FILING_KINDS
-
-    def asked_periods(self, question: str) -> AskedPeriods:
-        periods = super().asked_periods(question)
-        quarters = _QUARTER_YEAR.findall(re.sub(r"\s+", " ", question))
-        return AskedPeriods(
-            periods.years, frozenset(int(a or b) for a, b in quarters), periods.kinds
-        )
 
     def reported_years(self, document: DocumentNames) -> frozenset[int] | None:
         if not document.years:
@@ -181,11 +163,6 @@ class FilingsProfile(GenericProfile):
         return frozenset(
             y - back for y in document.years for back in range(-1, FILING_REPORTED_YEARS)
         )
-
-    def reported_quarter_years(self, document: DocumentNames) -> frozenset[int] | None:
-        if not document.years:
-            return None
-        return frozenset(y - back for y in document.years for back in range(FILING_REPORTED_YEARS))
 
     def covering(
         self, periods: AskedPeriods, documents: Sequence[DocumentNames]

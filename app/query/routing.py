@@ -145,15 +145,12 @@ def uncovered_years(
     if not periods.years or not naming.all:
         return ()
     reported: set[int] = set()
-    quarterly: set[int] = set()
     for document in naming.all:
         years = profile.reported_years(document)
-        quarters = profile.reported_quarter_years(document)
-        if years is None or quarters is None:
+        if years is None:
             return ()
         reported |= years
-        quarterly |= quarters
-    return tuple(sorted((periods.years - reported) | (periods.quarter_years - quarterly)))
+    return tuple(sorted(periods.years - reported))
 
 
 def _frequency_of(key: str, frequency: Mapping[str, int]) -> int:
