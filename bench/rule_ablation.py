@@ -29,7 +29,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from app.config import Settings  # noqa: E402
 from app.evaluation.docqa import evaluate_docqa  # noqa: E402
-from app.query import analysis, profiles  # noqa: E402
+from app.query import profiles  # noqa: E402
 
 
 def _setting(section: str, **values: Any) -> Callable[[Settings], Settings]:
@@ -73,10 +73,6 @@ ABLATIONS: dict[str, tuple[Callable[[Settings], Settings], Callable[[], Any]]] =
         lambda: mock.patch.object(
             profiles.FilingsProfile, "covering", lambda self, periods, documents: list(documents)
         ),
-    ),
-    "no acronym joins": (
-        lambda s: s,
-        lambda: mock.patch.object(analysis.QuestionAnalyzer, "_joins", lambda self, t: False),
     ),
     "every page (no one source per page)": (
         _setting("retrieval", distinct_pages=False),

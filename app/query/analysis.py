@@ -135,7 +135,7 @@ class QuestionAnalyzer:
 
     def analyze(self, question: str, filters: Filters | None = None) -> QuestionAnalysis:
         chunks = self._statistics.size()
-        latin = named_terms(question, self._joins)
+        latin = named_terms(question)
         cjk_runs = [run for run in _CJK_RUN.findall(question) if len(run) >= 2]
         cjk_names = [n for run in cjk_runs for n in self._cjk_names(run)]
         terms = self._question_terms(question)
@@ -176,9 +176,6 @@ class QuestionAnalyzer:
             character_bigrams=character_bigrams(question),
             filters=filters,
         )
-
-    def _joins(self, together: str) -> bool:
-        return self._titles is not None and self._titles.names_a_document(together)
 
     def _names_a_document(self, text: str) -> bool:
         return self._titles is not None and self._titles.names_a_document(text)
@@ -327,12 +324,11 @@ class LatinName:
     acronym: bool
 
 
-def named_terms(question: str, joins: Callable[[str], bool] | None = None) -> list[LatinName]:
+def named_terms(question: str) -> list[LatinName]:
     """The question's words written as names: capitalised inside a sentence, in capitals,
     mixed with digits ("3M"), or possessive ("Costco's" even at a sentence's start). Years,
     date words and form types are periods, not names. Capitalised words written together are
-    one name ("Best Buy"); with an acronym only when `joins` says the two words are one name
-    of a document."""
+    one name ("Best Buy"); an acronym stays a name of its own ("XYZ" and "Partners")."""
     text = normalise(question)
     found: list[LatinName] = []
     end_of_previous = 0
@@ -354,9 +350,7 @@ def named_terms(question: str, joins: Callable[[str], bool] | None = None) -> li
             previous = found[-1] if found else None
             joined = previous is not None and text[end_of_previous : match.start()].strip() == ""
             together = f"{previous.text} {term.text}" if previous is not None and joined else ""
-            if together and (
-                not (term.acronym or found[-1].acronym) or (joins is not None and joins(together))
-            ):
+            if together and (not (term.acronym or found[-1].acronym)):
                 found[-1] = LatinName(together, False)  # "Best Buy": one name of two words
             else:
                 found.append(term)
