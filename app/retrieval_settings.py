@@ -123,6 +123,6 @@ class QuestionSettings(BaseModel):
     profile: ProfileName = Field(
         "generic",
         description="what the question path knows about the documents: generic (any "
-        "documents: titles, file names, dates) or filings (SEC filings: form types, fiscal "
-        "quarters, the three years a 10-K reports)",
+        "documents: titles, file names, dates) or filings (SEC filings: cover-page words, form "
+        "types, the three years a 10-K reports, comparisons of years)",
     )
