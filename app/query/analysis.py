@@ -94,7 +94,6 @@ class QuestionAnalysis:
     names: tuple[NameTerm, ...]
     chunk_count: int  # chunks in the library when the question was read
     periods: AskedPeriods
-    naming: Naming  # the documents the question names
     routed: tuple[str, ...]  # the documents searched first (empty: the whole library)
     uncovered_years: tuple[int, ...]  # asked years none of the named documents reports
     answer_kind: AnswerKind
@@ -102,7 +101,6 @@ class QuestionAnalysis:
     # its character bigrams (`character_bigrams`): what the extractive answerer compares.
     content_words: tuple[str, ...]
     character_bigrams: frozenset[str]
-    filters: Filters | None = None
 
     @property
     def cjk(self) -> bool:
@@ -168,13 +166,11 @@ class QuestionAnalyzer:
             names=tuple(names),
             chunk_count=chunks,
             periods=periods,
-            naming=naming,
             routed=route(naming, periods, self.profile) if self._routing else (),
             uncovered_years=uncovered_years(naming, periods, self.profile),
             answer_kind=answer_kind(question),
             content_words=content_words(question),
             character_bigrams=character_bigrams(question),
-            filters=filters,
         )
 
     def _names_a_document(self, text: str) -> bool:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from app.evaluation.retrieval import answer_path_selection
+from tests.app.test_document_questions import ask
 
 # Invented articles: nobody tuned anything on them.
 ARTICLES = {
@@ -31,12 +32,6 @@ ARTICLES = {
         "Boats that fail the inspection stay in port until they are repaired."
     ),
 }
-
-
-def ask(client: Any, question: str, **extra: Any) -> dict[str, Any]:
-    response = client.post("/ask", json={"question": question, **extra})
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 @pytest.fixture
