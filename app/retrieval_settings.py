@@ -101,7 +101,7 @@ class AbstentionSettings(BaseModel):
         0.5,
         ge=0.0,
         le=1.0,
-        description="weight of a name written in capitals (USD, EBITDA, AMCOR) against one "
+        description="weight of a name written in capitals (USD, EBITDA, ACME) against one "
         "written as a proper noun",
     )
     common_share: float = Field(

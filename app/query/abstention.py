@@ -3,7 +3,7 @@ hold is answered `grounded: false` before any chat model is called.
 
 Cosine similarity cannot tell: two passages of the same domain score 0.3-0.4 whatever they
 are about. What tells is the question's name terms (`QuestionAnalysis.names`: "Tesla",
-"AMCOR", "3M", 张世昌): when those that carry most of the question's weight occur in none
+"ACME", "3M", 张世昌): when those that carry most of the question's weight occur in none
 of the candidates, the documents are about something else.
 
 Each name weighs its rarity in the library: 1 for a word in no chunk, 0 for one in at least
@@ -79,7 +79,7 @@ class MissingNamesAbstention:
     def _missing_names(self, analysis: QuestionAnalysis, candidates: Sequence[Hit]) -> Assessment:
         if not analysis.names or self.missing_share >= 1.0:
             return Assessment()
-        # Runs of one to three tokens: a name of several words ("Best Buy") is present
+        # Runs of one to three tokens: a name of several words ("Acme Tools") is present
         # where its words stand together, not wherever "best" and "buy" occur.
         present: set[tuple[str, ...]] = set()
         # A candidate holds the names of its own document (title, file name), written on

@@ -79,8 +79,8 @@ _CONTENT_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 @dataclass(frozen=True, slots=True)
 class NameTerm:
-    text: str  # lower-cased; words of a several-word name joined by a space ("best buy")
-    acronym: bool  # written in capitals ("AMCOR", "USD")
+    text: str  # lower-cased; words of a several-word name joined by a space ("acme tools")
+    acronym: bool  # written in capitals ("ACME", "USD")
     names_document: bool  # a title, file name or metadata value of the library says it
     chunk_frequency: int  # chunks that hold it (an upper bound for several tokens)
     tokens: tuple[str, ...]  # as the lexical index writes it
@@ -322,9 +322,9 @@ class LatinName:
 
 def named_terms(question: str) -> list[LatinName]:
     """The question's words written as names: capitalised inside a sentence, in capitals,
-    mixed with digits ("3M"), or possessive ("Costco's" even at a sentence's start). Years,
+    mixed with digits ("3M"), or possessive ("Globex's" even at a sentence's start). Years,
     date words and form types are periods, not names. Capitalised words written together are
-    one name ("Best Buy"); an acronym stays a name of its own ("XYZ" and "Partners")."""
+    one name ("Acme Tools"); an acronym stays a name of its own ("XYZ" and "Partners")."""
     text = normalise(question)
     found: list[LatinName] = []
     end_of_previous = 0
@@ -347,7 +347,7 @@ def named_terms(question: str) -> list[LatinName]:
             joined = previous is not None and text[end_of_previous : match.start()].strip() == ""
             together = f"{previous.text} {term.text}" if previous is not None and joined else ""
             if together and (not (term.acronym or found[-1].acronym)):
-                found[-1] = LatinName(together, False)  # "Best Buy": one name of two words
+                found[-1] = LatinName(together, False)  # "Acme Tools": one name of two words
             else:
                 found.append(term)
             end_of_previous = match.end()
