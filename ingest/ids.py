@@ -50,6 +50,20 @@ def sibling_chunk_id(chunk_id: str, ordinal: int) -> str:
     return f"{chunk_id.rsplit(':', 1)[0]}:{ordinal}"
 
 
+DEFAULT_KNOWLEDGE_BASE = "default"
+# URL-safe, and valid inside a Chroma collection name once prefixed.
+KNOWLEDGE_BASE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
+
+
+def knowledge_base_prefix(prefix: str, knowledge_base: str) -> str:
+    """The collection prefix of a knowledge base's collections (chunks, catalog, jobs, index
+    pointer). The default base keeps the plain prefix, so a library from before knowledge
+    bases is the default base as it stands, with nothing re-embedded."""
+    if knowledge_base == DEFAULT_KNOWLEDGE_BASE:
+        return prefix
+    return f"{prefix}-kb-{knowledge_base}"
+
+
 def first_chunk_collection(prefix: str) -> str:
     """The collection every docrag before reindex wrote to, and the first one now."""
     return f"{prefix}_chunks"
