@@ -25,7 +25,14 @@ from parsers.signatures import describe_binary, detect_bom, has_pdf_header
 from parsers.text import MarkdownParser, TextParser, decode_text
 from parsers.types import ParsedDocument
 
-__all__ = ["SUPPORTED_TYPES", "Parser", "detect_parser", "file_extension", "parse_document"]
+__all__ = [
+    "SUPPORTED_EXTENSIONS",
+    "SUPPORTED_TYPES",
+    "Parser",
+    "detect_parser",
+    "file_extension",
+    "parse_document",
+]
 
 
 class Parser(Protocol):
@@ -60,6 +67,8 @@ _BY_EXTENSION: dict[str, Parser] = {
     ".tiff": _IMAGE,
     ".webp": _IMAGE,
 }
+# The extensions docrag reads (content decides too: a PDF under any name is read as a PDF).
+SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(_BY_EXTENSION)
 
 # Only a document that says it is HTML; markup fragments in a text file stay text.
 _HTML_START = re.compile(
