@@ -38,6 +38,8 @@ class DocumentRecord:
     job_id: str | None = None  # the background job ingesting it, if any
     # Bumped by every replace; only chunks of the current generation answer questions.
     generation: int = 0
+    # While it is read: pages 1 to this one are wholly indexed and already answer questions.
+    answerable_pages: int = 0
 
     def with_status(self, status: DocumentStatus, **changes: object) -> DocumentRecord:
         return replace(self, status=status, updated_at=utcnow(), **changes)  # type: ignore[arg-type]
@@ -85,7 +87,20 @@ def _from_metadata(record_id: str, flat: Mapping[str, MetadataValue]) -> Documen
         error_code=str(error_code) if error_code is not None else None,
         job_id=str(job_id) if job_id is not None else None,
         generation=int(flat.get("generation", 0)),
+        answerable_pages=int(flat.get("answerable_pages", 0)),
     )
+
+
+def answers_questions(record: DocumentRecord) -> bool:
+    """Whether a document's chunks (of its current generation) may answer questions: it is
+    ready, or it is still being read and some of its chunks are stored already (`chunks`
+    counts them while it is read)."""
+    return record.status == "ready" or (record.status == "embedding" and record.chunks > 0)
+
+
+def still_reading(record: DocumentRecord) -> bool:
+    """Being read, and answering questions from the pages indexed so far."""
+    return record.status != "ready" and answers_questions(record)
 
 
 def _content_key(document_id: str, generation: int) -> str:

@@ -31,6 +31,7 @@ class JobRecord:
     progress: float = 0.0
     pages_done: int = 0  # pages read so far (parsing, ocr)
     pages_total: int = 0
+    answerable_pages: int = 0  # pages 1 to this one answer questions while it is read
     created: bool = False  # the job stored a new document (or a new version of one)
     error_code: str | None = None
     error: str | None = None
@@ -85,6 +86,7 @@ def _job_from(job_id: str, flat: Mapping[str, MetadataValue]) -> JobRecord:
         progress=float(flat.get("progress", 0.0)),
         pages_done=int(flat.get("pages_done", 0)),
         pages_total=int(flat.get("pages_total", 0)),
+        answerable_pages=int(flat.get("answerable_pages", 0)),
         created=bool(flat.get("created", False)),
         error_code=optional("error_code"),
         error=optional("error"),

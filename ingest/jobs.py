@@ -54,6 +54,11 @@ def _why_failed(job: JobRecord, error: Exception) -> tuple[str, str]:
     return UNEXPECTED_FAILURE
 
 
+def _answerable(job: JobRecord, pages: int, chunks: int) -> JobRecord:
+    # A replaced document answers from its old version until the new one is ready.
+    return job.updated(answerable_pages=pages) if job.kind == "ingest" else job
+
+
 def _advance(job: JobRecord, stage: Stage, progress: float, done: int, total: int) -> JobRecord:
     if stage == "embedding":  # pages are all read by then
         return job.updated(status=stage, progress=progress)
@@ -199,7 +204,10 @@ class IngestJobs:
         if job is None or job.finished:
             return
         progress = ProgressRecorder(
-            job.updated(status="parsing"), advance=_advance, save=self._jobs.put
+            job.updated(status="parsing"),
+            advance=_advance,
+            save=self._jobs.put,
+            answerable=_answerable,
         )
         self._jobs.put(progress.record)
         try:

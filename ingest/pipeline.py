@@ -2,8 +2,10 @@
 
 Parsing runs in-process by default; the service passes `ingest.parsing.ProcessParser` (worker
 processes with limits). Chunks are embedded while the parse goes on (`ingest.reading`). A
-document is invisible to questions until its record says ready; a failed write removes what
-it wrote. Many files at once: `ingest.bulk`; clean-up after a crash: `ingest.recovery`.
+new document answers questions from the pages stored so far while it is read (its record
+counts them); a replaced one shows its old version until the new one is ready. A failed
+write removes what it wrote. Many files at once: `ingest.bulk`; clean-up after a crash:
+`ingest.recovery`.
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ def ready_record(
         status="ready",
         media_type=parsed.media_type,
         pages=len(parsed.pages) if parsed.paginated else 0,
+        answerable_pages=len(parsed.pages) if parsed.paginated else 0,
         chunks=chunks,
         title=parsed.title,
         progress=1.0,
@@ -93,6 +96,10 @@ def _advance(
     record: DocumentRecord, stage: DocumentStatus, progress: float, done: int, total: int
 ) -> DocumentRecord:
     return record.with_status(stage, progress=progress)
+
+
+def _answerable(record: DocumentRecord, pages: int, chunks: int) -> DocumentRecord:
+    return replace(record, answerable_pages=pages, chunks=chunks)
 
 
 class IngestPipeline:
@@ -208,7 +215,11 @@ class IngestPipeline:
             )
             self.catalog.put(record)
             recorder = ProgressRecorder(
-                record, advance=_advance, save=self.catalog.put, forward=progress
+                record,
+                advance=_advance,
+                save=self._save_reading,
+                forward=progress,
+                answerable=_answerable,
             )
             try:
                 with ChunkFeed(self.reader, data, filename) as feed:
@@ -357,6 +368,13 @@ class IngestPipeline:
             self.catalog.put(
                 record.with_status("failed", progress=0.0, error=message, error_code=code)
             )
+
+    def _save_reading(self, record: DocumentRecord) -> None:
+        # Chunks stored while the document is read answer questions once the record counts
+        # them; the lexical index must have them by then.
+        if record.chunks:
+            self.notify_change()
+        self.catalog.put(record)
 
     def announce_ready(self, record: DocumentRecord) -> None:
         if self.after_ready is None:

@@ -9,7 +9,7 @@ from ingest.catalog import DocumentRecord
 from ingest.embedding import Embedder
 from ingest.errors import IngestStopped
 from ingest.ids import chunk_id_for
-from ingest.progress import ProgressCallback
+from ingest.progress import ANSWERABLE, ProgressCallback
 from ingest.reading import ChunkFeed, ChunksReady, PageParsed, ParseDone, ParseFailed
 from ingest.store import ChunkStore, StoredChunk
 from parsers.errors import NoExtractableText
@@ -48,6 +48,15 @@ def _never() -> bool:
     return False
 
 
+def _complete_pages(pending: Sequence[Chunk], last_page: int, parse_done: bool) -> int:
+    """The pages all of whose chunks are stored, given the chunks still to write (in page
+    order) and the last page the stored ones reach. Until the parse is done, the last page
+    read may still have text on its way to a chunk."""
+    if pending and pending[0].page_start is not None:
+        return min(last_page, pending[0].page_start - 1)
+    return last_page if parse_done and not pending else max(0, last_page - 1)
+
+
 class ChunkWriter:
     def __init__(self, embedder: Embedder, store: ChunkStore, batch_size: int = 64) -> None:
         self.store = store
@@ -72,13 +81,15 @@ class ChunkWriter:
     ) -> tuple[ParsedDocument, int]:
         """Embeds and stores the chunks `feed` hands over (under `record`'s id and
         generation) while the parse goes on; returns the parsed document and the number of
-        chunks. `should_stop` is polled between batches: when it says so, `IngestStopped`
-        is raised. Writes nothing to the catalog."""
+        chunks. After each batch it reports ("answerable", pages wholly stored, chunks
+        stored): chunks come in page order, so the pages before the next chunk's first page
+        are complete. `should_stop` is polled between batches: when it says so,
+        `IngestStopped` is raised. Writes nothing to the catalog."""
         stop = should_stop or _never
         pending: list[Chunk] = []
         media_type = ""
         parsed: ParsedDocument | None = None
-        produced = written = pages_read = page_count = 0
+        produced = written = pages_read = page_count = last_page = 0
         while parsed is None or pending:
             for event in feed.take(block=not pending):
                 match event:
@@ -104,6 +115,8 @@ class ChunkWriter:
             stamped = replace(record, media_type=media_type)
             self.write([(stamped, c) for c in batch])
             written += len(batch)
+            last_page = max(last_page, *(c.page_end or 0 for c in batch))
+            report(ANSWERABLE, _complete_pages(pending, last_page, parsed is not None), written)
             expected = produced
             if parsed is None and pages_read:
                 expected = max(produced, round(produced * page_count / pages_read))

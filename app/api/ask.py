@@ -11,11 +11,12 @@ from fastapi.sse import EventSourceResponse, format_sse_event
 
 from app.api.deps import AnswersDep, CatalogDep, SettingsDep
 from app.api.errors import error_body
-from app.api.mappers import to_citation, to_question, to_response
+from app.api.mappers import documents_still_reading, to_citation, to_question, to_response
 from app.api.schemas import (
     AskRequest,
     AskResponse,
     ErrorResponse,
+    StillReadingPublic,
 )
 from app.errors import DocragError, InvalidRequest
 from app.query.answers import Finished, SourcesFound, TextDelta
@@ -39,7 +40,11 @@ def failure_event(error: DocragError) -> bytes:
     return sse("error", failure)
 
 
-async def ask_events(stream: AnswerStream, include_reasoning: bool = False) -> AsyncIterator[bytes]:
+async def ask_events(
+    stream: AnswerStream,
+    include_reasoning: bool = False,
+    reading: list[StillReadingPublic] | None = None,
+) -> AsyncIterator[bytes]:
     """`citations`, `delta`..., `done`; a failure after the stream started is one `error`
     event, the last. With include_reasoning, the model's thinking streams as `reasoning` events
     (apart from the `delta`s, so a page can fold it away). When the client disconnects, the
@@ -57,6 +62,7 @@ async def ask_events(stream: AnswerStream, include_reasoning: bool = False) -> A
                             "condensed_question": event.condensed_question,
                             "mode": event.mode,
                             "model": event.model,
+                            "still_reading": [r.model_dump() for r in reading or []],
                         },
                     )
                 case TextDelta():
@@ -65,7 +71,9 @@ async def ask_events(stream: AnswerStream, include_reasoning: bool = False) -> A
                     if include_reasoning:
                         yield sse("reasoning", {"text": event.text})
                 case Finished():
-                    answer = to_response(event.answer, include_reasoning=include_reasoning)
+                    answer = to_response(
+                        event.answer, include_reasoning=include_reasoning, reading=reading
+                    )
                     yield sse("done", answer.model_dump(mode="json"))
                 case StreamFailed():
                     yield failure_event(event.error)
@@ -121,13 +129,14 @@ async def ask(
     include_reasoning = bool(generation and generation.include_reasoning)
     tool_choice = agent_tool_choice(request)
     question = await run_in_threadpool(to_question, request, settings, catalog)
+    reading = await run_in_threadpool(documents_still_reading, catalog, question.filters)
     result = await answers.respond(
         AnswerRequest(question, request.mode, request.stream, tool_choice)
     )
     if isinstance(result, AnswerStream):
         return EventSourceResponse(
-            ask_events(result, include_reasoning),
+            ask_events(result, include_reasoning, reading),
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
-    body = to_response(result, include_reasoning=include_reasoning)
+    body = to_response(result, include_reasoning=include_reasoning, reading=reading)
     return JSONResponse(body.model_dump(mode="json"))

@@ -18,6 +18,7 @@ from app.api.schemas import (
     InCondition,
     JobPublic,
     SamplingRequest,
+    StillReadingPublic,
     TimingsPublic,
     UsagePublic,
 )
@@ -26,7 +27,7 @@ from app.errors import DocumentNotFound, InvalidRequest
 from app.query.answers import Answer, Citation, Question
 from app.query.chat import GenerationParams, Message, Usage
 from app.query.retrieval import Filters
-from ingest.catalog import DocumentCatalog, DocumentRecord
+from ingest.catalog import DocumentCatalog, DocumentRecord, still_reading
 from ingest.jobs import JobRecord
 
 
@@ -151,9 +152,38 @@ def to_usage(usage: Usage | None) -> UsagePublic | None:
     )
 
 
-def to_response(answer: Answer, *, include_reasoning: bool = False) -> AskResponse:
-    """The answer as /ask returns it; the model's thinking only when the request asked."""
+# Documents being read are among the newest: this many records are looked at for them.
+_READING_SCAN = 50
+
+
+def documents_still_reading(
+    catalog: DocumentCatalog, filters: Filters | None = None
+) -> list[StillReadingPublic]:
+    """The documents a question searched only in part: still being read, in its scope."""
+    records, _ = catalog.page(_READING_SCAN, 0)
+    wanted = set(filters.document_ids) if filters is not None else set()
+    return [
+        StillReadingPublic(
+            document_id=r.id,
+            filename=r.filename,
+            answerable_pages=r.answerable_pages,
+            chunks=r.chunks,
+        )
+        for r in records
+        if still_reading(r) and (not wanted or r.id in wanted)
+    ]
+
+
+def to_response(
+    answer: Answer,
+    *,
+    include_reasoning: bool = False,
+    reading: list[StillReadingPublic] | None = None,
+) -> AskResponse:
+    """The answer as /ask returns it; the model's thinking only when the request asked;
+    `reading`: the documents searched only in part."""
     return AskResponse(
+        still_reading=reading or [],
         answer=answer.answer,
         grounded=answer.grounded,
         citations=[to_citation(c) for c in answer.citations],

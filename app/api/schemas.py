@@ -44,10 +44,15 @@ class DocumentPublic(BaseModel):
     pages: int = Field(description="pages for PDFs; 0 for formats without pages")
     chunks: int = Field(description="chunks indexed for retrieval")
     status: Literal["queued", "parsing", "ocr", "embedding", "pending", "ready", "failed"] = Field(
-        description="queued, parsing, embedding (being ingested; invisible to questions), "
-        "ready, or failed (see error)"
+        description="queued, parsing, embedding (being read: its pages 1 to answerable_pages "
+        "already answer questions), ready, or failed (see error)"
     )
     progress: float = Field(1.0, ge=0.0, le=1.0, description="share of the ingest done, 0..1")
+    answerable_pages: int = Field(
+        0,
+        description="pages 1 to this one answer questions already (while embedding; all "
+        "pages once ready; 0 for formats without pages)",
+    )
     error: ErrorDetail | None = Field(None, description="why the ingest failed, when it did")
     title: str | None = Field(None, description="title from the file's metadata or first heading")
     metadata: dict[str, str | int | float | bool] = Field(
@@ -71,6 +76,9 @@ class JobPublic(BaseModel):
     progress: float = Field(ge=0.0, le=1.0, description="share of the work done, 0..1")
     pages_done: int = Field(0, description="pages read so far (parsing, ocr)")
     pages_total: int = Field(0, description="pages of the file, once known")
+    answerable_pages: int = Field(
+        0, description="while the document is read: pages 1 to this one answer questions already"
+    )
     document_id: str = Field(description="the document the job ingests or replaces")
     filename: str
     created: bool = Field(
@@ -246,6 +254,15 @@ class AgentStepPublic(BaseModel):
     error: str | None = Field(None, description="why the call was refused")
 
 
+class StillReadingPublic(BaseModel):
+    document_id: str
+    filename: str
+    answerable_pages: int = Field(
+        description="only pages 1 to this one were searched (0 for formats without pages)"
+    )
+    chunks: int = Field(description="chunks of the document searched")
+
+
 class AskResponse(BaseModel):
     answer: str = Field(
         description="the answer, citing sources as [n] (markers pointing at no source removed)"
@@ -281,6 +298,11 @@ class AskResponse(BaseModel):
     )
     steps: list[AgentStepPublic] | None = Field(
         None, description="agent mode: every tool call, in order, with what it returned"
+    )
+    still_reading: list[StillReadingPublic] = Field(
+        default_factory=list,
+        description="documents in scope that were still being read: only the pages indexed "
+        "so far were searched; ask again once they are ready for the rest",
     )
 
 

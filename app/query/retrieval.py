@@ -1,4 +1,5 @@
-"""Retrieval: the chunks that best match a question, only from ready documents.
+"""Retrieval: the chunks that best match a question, only from documents that answer
+questions (ready, or being read: the pages stored so far).
 
 Dense search (Chroma) and lexical search (BM25) run with the same filters inside each search,
 and their rankings are fused with reciprocal rank fusion. Every hit carries its cosine
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 from app.query.analysis import QuestionAnalysis, plain_analysis
-from ingest.catalog import DocumentCatalog
+from ingest.catalog import DocumentCatalog, answers_questions
 from ingest.embedding import Embedder
 from ingest.filters import Filters as Filters  # re-exported: the question path's filters
 from ingest.ids import chunk_generation
@@ -165,7 +166,7 @@ class HybridRetriever:
         for _ in range(3):
             hits, exhausted = self._search(analysis, vector, fetch, filters, keep)
             hits = self._only_ready(hits)
-            # Chunks of a document still being ingested are invisible; fetch more to fill k.
+            # Chunks of a document not yet counted by its record are invisible; fetch more.
             if len(hits) >= k or exhausted:
                 break
             fetch, keep = fetch * 2, keep * 2
@@ -294,6 +295,6 @@ class HybridRetriever:
             h
             for h in hits
             if (record := records.get(h.document_id)) is not None
-            and record.status == "ready"
+            and answers_questions(record)
             and chunk_generation(h.chunk_id) == record.generation
         ]
