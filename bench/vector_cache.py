@@ -105,27 +105,25 @@ class CachingParser:
 
     def parse(self, data: bytes, filename: str, *, on_page: Any = None) -> Any:
         path = self._folder / f"{hashlib.sha256(data).hexdigest()}-{filename}.pickle"
-        # Kept as plain tuples, as the parse workers send them: the metadata does not pickle.
-        from ingest.parse_worker import _plain, from_plain
-        from parsers.types import Page
+        from parsers.types import PageRead
 
         if path.is_file():
-            pages, plain = pickle.loads(path.read_bytes())
+            pages, parsed = pickle.loads(path.read_bytes())
             self.hits += 1
-            for (number, text, ocr, figures), count in pages:
+            for read in pages:
                 if on_page is not None:
-                    on_page(Page(number, text, ocr, tuple(figures)), count)
-            return from_plain(plain)
-        seen: list[tuple[tuple[Any, ...], int]] = []
+                    on_page(read)
+            return parsed
+        seen: list[PageRead] = []
 
-        def recorded(page: Page, count: int) -> None:
-            seen.append(((page.number, page.text, page.ocr, page.figures), count))
+        def recorded(read: PageRead) -> None:
+            seen.append(read)
             if on_page is not None:
-                on_page(page, count)
+                on_page(read)
 
         parsed = self._inner.parse(data, filename, on_page=recorded)
         partial = path.with_suffix(".partial")
-        partial.write_bytes(pickle.dumps((seen, _plain(parsed)), protocol=pickle.HIGHEST_PROTOCOL))
+        partial.write_bytes(pickle.dumps((seen, parsed), protocol=pickle.HIGHEST_PROTOCOL))
         partial.replace(path)
         return parsed
 

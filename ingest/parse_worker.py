@@ -14,12 +14,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from typing import Any
 
 from parsers.errors import ParseError
 from parsers.ocr import OcrOptions, OcrSetup, build_ocr
-from parsers.types import Page, ParsedDocument, Section
+from parsers.pdf import sections_from_pages
+from parsers.types import Page, PageRead, ParsedDocument
 
 # A worker that ran out of memory so badly that it could not even report it exits with this.
 EXIT_OUT_OF_MEMORY = 86
@@ -53,32 +55,69 @@ def _caused_by_memory(error: BaseException) -> bool:
     return False
 
 
-def _plain(document: ParsedDocument) -> tuple[Any, ...]:
-    # The metadata is a read-only mapping proxy, which does not pickle.
-    return (
-        document.filename,
-        document.media_type,
-        [(p.number, p.text, p.ocr, p.figures) for p in document.pages],
-        [(s.text, s.page, s.heading, s.ocr, s.figure) for s in document.sections],
-        document.paginated,
-        document.title,
-        dict(document.metadata),
-        sorted(document.furniture),
-    )
+# -- the messages across the pipe: one frozen dataclass per kind ------------------------------
 
 
-def from_plain(plain: tuple[Any, ...]) -> ParsedDocument:
-    filename, media_type, pages, sections, paginated, title, metadata, furniture = plain
-    return ParsedDocument(
-        filename=filename,
-        media_type=media_type,
-        pages=tuple(Page(n, t, o, tuple(f)) for n, t, o, f in pages),
-        sections=tuple(Section(t, p, h, o, f) for t, p, h, o, f in sections),
-        paginated=paginated,
-        title=title,
-        metadata=metadata,
-        furniture=frozenset(furniture),
-    )
+@dataclass(frozen=True, slots=True)
+class ParseRequest:
+    """Pool to worker: parse these bytes with `target` ("module:function")."""
+
+    target: str
+    data: bytes
+    filename: str
+    stream: bool  # send each page as a `PageRead` as soon as it is read
+    ocr: OcrOptions | None
+
+
+@dataclass(frozen=True, slots=True)
+class StopWorker:
+    """Pool to worker: exit."""
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """Worker to pool: the parse succeeded. With `pages_streamed`, the document's pages were
+    sent already (as `PageRead`s) and are left out here, and so are its sections, which are
+    exactly `sections_from_pages` of them: a page's text crosses the pipe once."""
+
+    document: ParsedDocument
+    pages_streamed: bool = False
+
+    def with_pages(self, streamed: list[Page]) -> ParsedDocument:
+        if not self.pages_streamed:
+            return self.document
+        return replace(self.document, pages=tuple(streamed), sections=sections_from_pages(streamed))
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """Worker to pool: the parser refused the file (the worker is fine)."""
+
+    error: ParseError
+
+
+@dataclass(frozen=True, slots=True)
+class OutOfMemory:
+    """Worker to pool: the parse ran out of memory (the worker is left fragmented)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Crashed:
+    """Worker to pool: the parser failed with an unexpected exception."""
+
+    reason: str
+
+
+# What a worker sends back for one request: any number of pages, then one reply.
+Reply = Parsed | Refused | OutOfMemory | Crashed
+WorkerMessage = PageRead | Reply
+
+
+def _reply(document: ParsedDocument, streamed: list[Page]) -> Parsed:
+    if streamed and list(document.pages) == streamed:
+        if document.sections == sections_from_pages(streamed):
+            return Parsed(replace(document, pages=(), sections=()), pages_streamed=True)
+    return Parsed(document)
 
 
 # A worker builds its OCR engine once and keeps it: loading one can take seconds.
@@ -100,38 +139,47 @@ def _serve(requests: Connection, conn: Connection, memory_bytes: int) -> None:
             request = requests.recv()
         except (EOFError, OSError):
             return
-        if request is None:
-            return
-        target, data, filename, stream, ocr_options = request
-        request = None
-        reply: tuple[Any, ...]
-        try:
-            function = _resolve(target)
-            # Only targets that OCR are given the keyword (tests name their own targets).
-            extra = {"ocr": _ocr_setup(ocr_options)} if ocr_options is not None else {}
-            if stream:
+        match request:
+            case ParseRequest():
+                reply = _parse(request, conn)
+                request = None  # the file's bytes are freed before the reply is pickled
+                _send_reply(conn, reply)
+            case _:  # StopWorker
+                return
 
-                def send_page(page: Page, total: int) -> None:
-                    conn.send(("page", page.number, page.text, total, page.ocr, page.figures))
 
-                document = function(data, filename, on_page=send_page, **extra)
-            else:
-                document = function(data, filename, **extra)
-            reply = ("ok", _plain(document))
-        except ParseError as e:
-            reply = ("memory",) if _caused_by_memory(e) else ("error", e)
-        except MemoryError:
-            reply = ("memory",)
-        except Exception as e:  # a parser bug: still this file's failure, not the service's
-            reply = ("failed", f"{type(e).__name__}: {e}")
-        finally:
-            del data
-        try:
-            conn.send(reply)
-        except MemoryError:
-            os._exit(EXIT_OUT_OF_MEMORY)
-        except Exception as e:  # e.g. an exception a test defined that does not pickle
-            conn.send(("failed", f"cannot send the result: {type(e).__name__}: {e}"))
+def _parse(request: ParseRequest, conn: Connection) -> Reply:
+    """Parses one request, sending its pages as they are read when asked to stream."""
+    streamed: list[Page] = []
+
+    def send_page(read: PageRead) -> None:
+        conn.send(read)
+        streamed.append(read.page)
+
+    reply: Reply
+    try:
+        function = _resolve(request.target)
+        # Only targets that OCR are given the keyword (tests name their own targets).
+        extra: dict[str, Any] = {"ocr": _ocr_setup(request.ocr)} if request.ocr is not None else {}
+        if request.stream:
+            extra["on_page"] = send_page
+        reply = _reply(function(request.data, request.filename, **extra), streamed)
+    except ParseError as e:
+        reply = OutOfMemory() if _caused_by_memory(e) else Refused(e)
+    except MemoryError:
+        reply = OutOfMemory()
+    except Exception as e:  # a parser bug: still this file's failure, not the service's
+        reply = Crashed(f"{type(e).__name__}: {e}")
+    return reply
+
+
+def _send_reply(conn: Connection, reply: Reply) -> None:
+    try:
+        conn.send(reply)
+    except MemoryError:
+        os._exit(EXIT_OUT_OF_MEMORY)
+    except Exception as e:  # e.g. an exception a test defined that does not pickle
+        conn.send(Crashed(f"cannot send the result: {type(e).__name__}: {e}"))
 
 
 def _exit_with_parent(parent: int) -> None:

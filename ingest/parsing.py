@@ -29,13 +29,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from typing import Any
 
-from ingest.parse_worker import EXIT_OUT_OF_MEMORY, from_plain
+from ingest.parse_worker import (
+    EXIT_OUT_OF_MEMORY,
+    Crashed,
+    OutOfMemory,
+    Parsed,
+    ParseRequest,
+    Refused,
+    StopWorker,
+    WorkerMessage,
+)
 from parsers.errors import ParseError
 from parsers.ocr import OcrOptions
 from parsers.pdf import PageCallback
-from parsers.types import Page, ParsedDocument
+from parsers.types import Page, PageRead, ParsedDocument
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +121,7 @@ class _Worker:
         self.parses = 0
         self.reusable = False  # set once a parse ends with a clean reply
 
-    def send(self, message: object) -> None:
+    def send(self, message: ParseRequest | StopWorker) -> None:
         self._send.send(message)
 
     def alive(self) -> bool:
@@ -127,7 +135,7 @@ class _Worker:
 
     def stop(self) -> None:
         try:
-            self._send.send(None)
+            self._send.send(StopWorker())
             self.process.wait(2)
         except (OSError, ValueError, subprocess.TimeoutExpired):
             pass
@@ -224,29 +232,29 @@ class ProcessParser:
         with self._worker() as worker:
             started = time.monotonic()
             deadline = started + self.limits.timeout_s
-            worker.send((self.target, data, filename, on_page is not None, self.ocr))
+            worker.send(ParseRequest(self.target, data, filename, on_page is not None, self.ocr))
+            streamed: list[Page] = []
             while True:
-                message = self._receive(worker, deadline, filename)
-                kind = message[0]
-                if kind == "page":
-                    assert on_page is not None
-                    on_page(Page(message[1], message[2], message[4], message[5]), message[3])
-                    continue
-                if kind == "ok":
-                    worker.reusable = True
-                    logger.debug("parsed %r in %.2f s", filename, time.monotonic() - started)
-                    return from_plain(message[1])
-                if kind == "error":
-                    worker.reusable = True  # the parser refused the file; the worker is fine
-                    error: ParseError = message[1]
-                    raise error
-                if kind == "memory":
-                    # The worker survived, but its heap may be left fragmented: replace it.
-                    raise self._memory_error(filename)
-                logger.error("the parser failed on %r: %s", filename, message[1])
-                raise ParserCrashed(filename=filename)
+                match self._receive(worker, deadline, filename):
+                    case PageRead() as read:
+                        assert on_page is not None
+                        streamed.append(read.page)
+                        on_page(read)
+                    case Parsed() as parsed:
+                        worker.reusable = True
+                        logger.debug("parsed %r in %.2f s", filename, time.monotonic() - started)
+                        return parsed.with_pages(streamed)
+                    case Refused(error=error):
+                        worker.reusable = True  # the parser refused the file; the worker is fine
+                        raise error
+                    case OutOfMemory():
+                        # The worker survived, but its heap may be fragmented: replace it.
+                        raise self._memory_error(filename)
+                    case Crashed(reason=reason):
+                        logger.error("the parser failed on %r: %s", filename, reason)
+                        raise ParserCrashed(filename=filename)
 
-    def _receive(self, worker: _Worker, deadline: float, filename: str) -> tuple[Any, ...]:
+    def _receive(self, worker: _Worker, deadline: float, filename: str) -> WorkerMessage:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -265,7 +273,7 @@ class ProcessParser:
             if not wait([worker.conn], remaining):
                 continue
             try:
-                message: tuple[Any, ...] = worker.conn.recv()
+                message: WorkerMessage = worker.conn.recv()
                 return message
             except (EOFError, OSError):
                 pass  # it died, perhaps mid-message

@@ -4,8 +4,12 @@ chunk with the embedding model's tokens.
 `ChunkFeed` streams this: it parses on a thread of its own and hands over typed events as
 they happen, so that a PDF's first pages are embedded while the parser reads on. Each run of
 `SEGMENT_PAGES` pages is chunked as soon as it is complete; chunks never span two runs, and
-the runs depend only on page numbers, so a streamed file gives the same chunks as the whole
-document chunked at once (`DocumentReader.chunk`).
+the runs depend only on page numbers. A streamed run's context header has the document's
+title as the whole document has it (its cover pages and the metadata title, which the parser
+reads before the pages); its furniture is what the pages read so far show. When the parse is
+done, the whole document is chunked once more (`DocumentReader.chunk`, the one chunking
+path), and the chunks that came out otherwise (furniture found later) are handed over again
+(`ChunksRevised`), so a streamed file ends with exactly the chunks of the whole document.
 """
 
 from __future__ import annotations
@@ -19,12 +23,12 @@ from typing import Protocol
 
 from parsers.chunking import split_into_chunks
 from parsers.errors import NoExtractableText, TooManyPages
-from parsers.layout import find_furniture
+from parsers.layout import FurnitureTally
 from parsers.ocr import OcrOptions, OcrSetup, build_ocr
 from parsers.pdf import PageCallback, sections_from_pages
 from parsers.registry import parse_document
 from parsers.titles import document_title
-from parsers.types import Chunk, Page, ParsedDocument, Section
+from parsers.types import Chunk, Page, PageRead, ParsedDocument, Section
 
 # Pages chunked together; a chunk never spans two such runs.
 SEGMENT_PAGES = 8
@@ -155,6 +159,16 @@ class ChunksReady:
 
 
 @dataclass(frozen=True, slots=True)
+class ChunksRevised:
+    """The chunks handed over before that the whole document chunks otherwise (same ordinal,
+    new content), and the number of chunks it has: any handed over at `count` or beyond are
+    no longer part of it."""
+
+    chunks: list[Chunk]
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class ParseDone:
     parsed: ParsedDocument
 
@@ -164,7 +178,7 @@ class ParseFailed:
     error: BaseException
 
 
-FeedEvent = PageParsed | ChunksReady | ParseDone | ParseFailed
+FeedEvent = PageParsed | ChunksReady | ChunksRevised | ParseDone | ParseFailed
 
 
 class _Cancelled(BaseException):
@@ -174,8 +188,9 @@ class _Cancelled(BaseException):
 
 class ChunkFeed:
     """Parses one file on a thread of its own and hands over its events (see the module
-    docstring): `PageParsed` per page, `ChunksReady` per run of pages, then `ParseDone` or
-    `ParseFailed`. Use it as a context manager, so the parse stops when the reader does."""
+    docstring): `PageParsed` per page, `ChunksReady` per run of pages, `ChunksRevised` if the
+    whole document chunks otherwise, then `ParseDone` or `ParseFailed`. Use it as a context
+    manager, so the parse stops when the reader does."""
 
     def __init__(self, reader: DocumentReader, data: bytes, filename: str) -> None:
         self._reader = reader
@@ -185,11 +200,9 @@ class ChunkFeed:
         self._cancelled = threading.Event()
         self._streamed: list[Page] = []
         self._segment: list[Page] = []
-        self._produced = 0
-        # Known once the first run of pages is in: read from those pages, then kept for the
-        # rest of the document (a whole-document parse reads them from every page).
-        self._title: str | None = None
-        self._furniture: frozenset[str] | None = None
+        self._handed: list[Chunk] = []
+        self._metadata_title: str | None = None
+        self._furniture = FurnitureTally()
         self._thread = threading.Thread(target=self._run, name="docrag-chunking", daemon=True)
         self._thread.start()
 
@@ -213,34 +226,50 @@ class ChunkFeed:
             except queue.Empty:
                 return events
 
-    def _flush(self) -> None:
+    def _flush(self, document: ParsedDocument | None = None) -> None:
+        """Chunks the pages of the current run: with the document's title and furniture once
+        the parse is done, else with those the pages read so far give."""
         sections = sections_from_pages(self._segment)
         self._segment = []
-        if self._furniture is None:
-            texts = [p.text for p in self._streamed]
-            self._title = document_title(texts[:2], None)
-            self._furniture = find_furniture(texts)
-        if sections:
-            chunks = self._reader.chunk_sections(
-                sections,
-                paginated=True,
-                first=self._produced,
-                filename=self._filename,
-                title=self._title,
-                furniture=self._furniture,
-            )
-            self._produced += len(chunks)
-            self._events.put(ChunksReady("application/pdf", chunks))
+        if not sections:
+            return
+        if document is None:
+            covers = [p.text for p in self._streamed[:2]]
+            title = document_title(covers, self._metadata_title)
+            furniture = self._furniture.furniture()
+        else:
+            title, furniture = document.title, document.furniture
+        chunks = self._reader.chunk_sections(
+            sections,
+            paginated=True,
+            first=len(self._handed),
+            filename=self._filename,
+            title=title,
+            furniture=furniture,
+        )
+        self._handed += chunks
+        self._events.put(ChunksReady("application/pdf", chunks))
 
-    def _on_page(self, page: Page, total: int) -> None:
+    def _revise(self, document: ParsedDocument) -> None:
+        """Hands over again the chunks that the whole document chunks otherwise."""
+        whole = self._reader.chunk(document)
+        handed = self._handed
+        revised = [c for c in whole if c.ordinal >= len(handed) or handed[c.ordinal] != c]
+        if revised or len(whole) != len(handed):
+            self._events.put(ChunksRevised(revised, len(whole)))
+
+    def _on_page(self, read: PageRead) -> None:
         if self._cancelled.is_set():
             raise _Cancelled
-        self._reader.check_page_count(self._filename, total)
+        page = read.page
+        self._reader.check_page_count(self._filename, read.page_count)
+        self._metadata_title = read.metadata_title
         if self._segment and _segment(page.number) != _segment(self._segment[-1].number):
             self._flush()
         self._segment.append(page)
         self._streamed.append(page)
-        self._events.put(PageParsed(len(self._streamed), total, page.ocr))
+        self._furniture.add(page.text)
+        self._events.put(PageParsed(len(self._streamed), read.page_count, page.ocr))
         if _segment(page.number + 1) != _segment(page.number):
             self._flush()  # the run is complete: no need to wait for the next page
 
@@ -255,7 +284,8 @@ class ChunkFeed:
                     raise RuntimeError(
                         f"the pages streamed for {filename!r} differ from the result"
                     )
-                self._flush()
+                self._flush(parsed)
+                self._revise(parsed)
             else:
                 self._events.put(ChunksReady(parsed.media_type, self._reader.chunk(parsed)))
             self._events.put(ParseDone(parsed))

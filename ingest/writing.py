@@ -10,8 +10,16 @@ from ingest.embedding import Embedder
 from ingest.errors import IngestStopped
 from ingest.ids import chunk_id_for
 from ingest.progress import ANSWERABLE, ProgressCallback
-from ingest.reading import ChunkFeed, ChunksReady, PageParsed, ParseDone, ParseFailed
+from ingest.reading import (
+    ChunkFeed,
+    ChunksReady,
+    ChunksRevised,
+    PageParsed,
+    ParseDone,
+    ParseFailed,
+)
 from ingest.store import ChunkStore, StoredChunk
+from parsers.chunking import indexed_text
 from parsers.errors import NoExtractableText
 from parsers.types import Chunk, ParsedDocument
 
@@ -36,12 +44,6 @@ def stored_chunk(record: DocumentRecord, chunk: Chunk) -> StoredChunk:
             **({"context": chunk.context} if chunk.context else {}),
         },
     )
-
-
-def indexed_chunk_text(chunk: Chunk) -> str:
-    """What a chunk is embedded as: its context header (title, section, page), then its
-    text; quotes and citations show the text alone."""
-    return f"{chunk.context}\n{chunk.text}" if chunk.context else chunk.text
 
 
 def _never() -> bool:
@@ -69,8 +71,19 @@ class ChunkWriter:
         ordered = sorted(chunks, key=lambda pair: len(pair[1].text))
         for start in range(0, len(ordered), self.batch_size):
             batch = ordered[start : start + self.batch_size]
-            vectors = self._embedder.embed_documents([indexed_chunk_text(c) for _, c in batch])
+            vectors = self._embedder.embed_documents([indexed_text(c) for _, c in batch])
             self.store.add([stored_chunk(r, c) for r, c in batch], vectors)
+
+    def _revise(
+        self, record: DocumentRecord, pending: list[Chunk], revision: ChunksRevised, produced: int
+    ) -> list[Chunk]:
+        """The chunks still to write once `revision` is applied; the stored chunks beyond
+        its count are removed."""
+        beyond = range(revision.count, produced)
+        self.store.delete_ids([chunk_id_for(record.id, o, record.generation) for o in beyond])
+        replaced = {c.ordinal for c in revision.chunks}
+        kept = [c for c in pending if c.ordinal not in replaced and c.ordinal < revision.count]
+        return sorted(kept + revision.chunks, key=lambda c: c.ordinal)
 
     def write_streamed(
         self,
@@ -101,6 +114,9 @@ class ChunkWriter:
                         media_type = event.media_type
                         pending += event.chunks
                         produced += len(event.chunks)
+                    case ChunksRevised():
+                        pending = self._revise(record, pending, event, produced)
+                        produced = event.count
                     case ParseDone():
                         parsed = event.parsed
                     case ParseFailed():

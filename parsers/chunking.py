@@ -136,7 +136,13 @@ def split_into_chunks(
 
 def indexed_text(chunk: Chunk) -> str:
     """What is embedded and searched for a chunk: its context header, then its text."""
-    return f"{chunk.context}{CONTEXT_SEPARATOR}{chunk.text}" if chunk.context else chunk.text
+    return with_context(chunk.context, chunk.text)
+
+
+def with_context(context: str | None, text: str) -> str:
+    """A chunk's text as it is indexed (embedded, searched, weighed): its context header,
+    when it has one, then its text. The one place that joins them; quotes show `text`."""
+    return f"{context}{CONTEXT_SEPARATOR}{text}" if context else text
 
 
 def _file_stem(filename: str) -> str:
@@ -173,7 +179,7 @@ def _fit_context(
     column headings, then the title line alone, then as many of its words as fit."""
 
     def fits(context: str) -> bool:
-        return measure(f"{context}{CONTEXT_SEPARATOR}{text}") <= size
+        return measure(with_context(context, text)) <= size
 
     candidates = [title_line]
     if header:

@@ -9,7 +9,7 @@ import warnings
 from parsers.errors import CorruptDocument, NoExtractableText, ParseError, UnsupportedFileType
 from parsers.ocr.engine import OcrFailed, OcrSetup, PageUnreadable, fit_within
 from parsers.pdf import PageCallback, normalise_pdf_text, sections_from_pages
-from parsers.types import Page, ParsedDocument
+from parsers.types import Page, PageRead, ParsedDocument
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class ImageParser:
             text = self._read(frame, number, filename, failures)
             pages.append(Page(number=number, text=normalise_pdf_text(text), ocr=True))
             if on_page is not None:
-                on_page(pages[-1], frames)
+                on_page(PageRead(pages[-1], frames))
         if not any(page.text for page in pages):
             if len(failures) == len(pages):
                 raise OcrFailed(

@@ -138,12 +138,30 @@ def find_furniture(page_texts: Sequence[str]) -> frozenset[str]:
     """The keys (see `furniture_key`) of lines that open or close most pages of a document:
     running headers and footers, page numbers, "Table of Contents" links. Needs a few pages
     to tell furniture from text; shorter documents have none."""
-    texts = [text for text in page_texts if text.strip()]
-    if len(texts) < _FURNITURE_MIN_PAGES:
-        return frozenset()
-    counts = Counter(key for text in texts for key in _edge_keys(text))
-    threshold = max(2.0, _FURNITURE_SHARE * len(texts))
-    return frozenset(key for key, count in counts.items() if count >= threshold and key)
+    tally = FurnitureTally()
+    for text in page_texts:
+        tally.add(text)
+    return tally.furniture()
+
+
+class FurnitureTally:
+    """`find_furniture` page by page: after the pages added so far, `furniture()` is what
+    `find_furniture` gives for them (a streamed document's furniture as far as it is read)."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[str] = Counter()
+        self._pages = 0
+
+    def add(self, page_text: str) -> None:
+        if page_text.strip():
+            self._pages += 1
+            self._counts.update(_edge_keys(page_text))
+
+    def furniture(self) -> frozenset[str]:
+        if self._pages < _FURNITURE_MIN_PAGES:
+            return frozenset()
+        threshold = max(2.0, _FURNITURE_SHARE * self._pages)
+        return frozenset(key for key, count in self._counts.items() if count >= threshold and key)
 
 
 def remove_furniture(text: str, furniture: frozenset[str]) -> str:

@@ -21,7 +21,7 @@ from parsers.layout import extract_page_text, find_furniture
 from parsers.ocr.engine import OcrSetup
 from parsers.ocr.pdf_pages import PdfPageOcr, needs_ocr
 from parsers.titles import document_title
-from parsers.types import Page, ParsedDocument, Section
+from parsers.types import Page, PageRead, ParsedDocument, Section
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +42,8 @@ _METADATA_FIELDS = {
 }
 
 
-# Called with each page as soon as its text is read, and the document's page count.
-PageCallback = Callable[[Page, int], None]
+# Called with each page as soon as its text is read.
+PageCallback = Callable[[PageRead], None]
 
 
 def sections_from_pages(pages: Iterable[Page]) -> tuple[Section, ...]:
@@ -115,6 +115,9 @@ class PdfParser:
                 "It may be damaged; check that it opens on your computer, then upload it again."
             )
 
+        # Read before the pages, so that a streamed page carries it (see `PageRead`).
+        metadata_title, metadata = _read_metadata(reader)
+        metadata["page_count"] = str(page_count)
         pages: list[Page] = []
         failed = 0
         ocr = PdfPageOcr(data, self.ocr, filename) if self.ocr is not None else None
@@ -132,7 +135,7 @@ class PdfParser:
             elif ocr is not None and ocr.setup.figures is not None:
                 pages[-1] = _with_figures(ocr, pages[-1])
             if on_page is not None:
-                on_page(pages[-1], page_count)
+                on_page(PageRead(pages[-1], page_count, metadata_title))
 
         if not any(page.text for page in pages):
             if ocr is not None:
@@ -144,8 +147,6 @@ class PdfParser:
                 )
             raise NoExtractableText(filename=filename)
 
-        metadata_title, metadata = _read_metadata(reader)
-        metadata["page_count"] = str(page_count)
         # A filing's cover page names its registrant and form; metadata titles of filings
         # are often accession numbers. The cover is the first or second page.
         title = document_title([p.text for p in pages[:2]], metadata_title)

@@ -24,6 +24,17 @@ class Page:
 
 
 @dataclass(frozen=True, slots=True)
+class PageRead:
+    """A page as soon as its parser has read it, with what is known of its document by then:
+    the page count and the file's own title (a PDF's metadata title, read before its
+    pages), so that a caller can chunk the first pages as a whole-document parse would."""
+
+    page: Page
+    page_count: int
+    metadata_title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Section:
     """A run of text with one provenance: a PDF page, a Markdown heading block, a whole text file.
 
@@ -58,6 +69,19 @@ class ParsedDocument:
         # Copy into a read-only view so a frozen document cannot change under its readers.
         if not isinstance(self.metadata, MappingProxyType):
             object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
+
+    def __reduce__(self) -> tuple[type[ParsedDocument], tuple[object, ...]]:
+        # Documents cross the parse workers' pipe, and a read-only view does not pickle.
+        return ParsedDocument, (
+            self.filename,
+            self.media_type,
+            self.pages,
+            self.sections,
+            self.paginated,
+            self.title,
+            dict(self.metadata),
+            self.furniture,
+        )
 
     @property
     def text(self) -> str:

@@ -124,3 +124,61 @@ def test_architecture_doc_lists_every_route() -> None:
         for method in operations
     } | {("GET", "/")}  # the web page, not part of the OpenAPI document
     assert sorted(routes - table) == [], "docs/architecture.md's API table misses these routes"
+
+
+PIPE_MODULES = ("ingest/parsing.py", "ingest/parse_worker.py")
+
+
+def _pipe_trees() -> dict[str, ast.Module]:
+    return {m: ast.parse((ROOT / m).read_text(encoding="utf-8")) for m in PIPE_MODULES}
+
+
+def test_no_message_across_the_worker_pipe_is_a_tuple_read_by_position() -> None:
+    """Messages between the parse workers and their pool are frozen dataclasses: nothing
+    in the pipe's two modules reads a value by position (`message[1]`), unpacks a received
+    value, or sends a tuple, list or dict."""
+    offenders = []
+    for module, tree in _pipe_trees().items():
+        for node in ast.walk(tree):
+            where = f"{module}:{getattr(node, 'lineno', '?')}"
+            if isinstance(node, ast.Subscript):
+                index = node.slice
+                if isinstance(index, ast.UnaryOp):
+                    index = index.operand
+                if isinstance(index, ast.Constant) and isinstance(index.value, int):
+                    offenders.append(f"{where} reads by position")
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                if node.func.attr == "send" and any(
+                    isinstance(a, ast.Tuple | ast.List | ast.Dict | ast.Constant) for a in node.args
+                ):
+                    offenders.append(f"{where} sends a plain value")
+            if (
+                isinstance(node, ast.Assign)
+                and isinstance(node.targets[0], ast.Tuple)
+                and isinstance(node.value, ast.Call)
+                and isinstance(node.value.func, ast.Attribute)
+                and node.value.func.attr == "recv"
+            ):
+                offenders.append(f"{where} unpacks a received value")
+    assert offenders == []
+
+
+def test_every_worker_message_is_a_frozen_dataclass_the_pool_matches() -> None:
+    import dataclasses
+    import typing
+
+    from ingest import parse_worker
+
+    kinds = typing.get_args(parse_worker.WorkerMessage)
+    requests = (parse_worker.ParseRequest, parse_worker.StopWorker)
+    for kind in (*kinds, *requests):
+        assert dataclasses.is_dataclass(kind) and kind.__dataclass_params__.frozen, kind  # type: ignore[attr-defined]
+    # The pool's `match` has a case for every kind a worker sends, and for nothing else.
+    matched = {
+        pattern.cls.id
+        for node in ast.walk(_pipe_trees()["ingest/parsing.py"])
+        if isinstance(node, ast.match_case)
+        for pattern in ast.walk(node.pattern)
+        if isinstance(pattern, ast.MatchClass) and isinstance(pattern.cls, ast.Name)
+    }
+    assert matched == {kind.__name__ for kind in kinds}

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from app.query.analysis import QuestionAnalysis, idf
 from app.query.retrieval import Hit
 from ingest.lexical.tokens import has_cjk
+from parsers.chunking import with_context
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +87,7 @@ class MissingNamesAbstention:
         # its page or not.
         named: set[str] = set()
         for hit in candidates:
-            tokens = self._tokenize(f"{hit.context}\n{hit.text}" if hit.context else hit.text)
+            tokens = self._tokenize(with_context(hit.context, hit.text))
             for n in (1, 2, 3):
                 present.update(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
             named.update(self._names_of(hit.document_id))

@@ -32,6 +32,7 @@ from ingest.lexical.engine import IndexedChunk, MatchingChunks, ScoredTokens, Ta
 from ingest.lexical.feed import RETENTION_S, ChangeFeed
 from ingest.lexical.tokens import QuestionTerms, Tokenizer
 from ingest.store import StoredChunk, Where
+from parsers.chunking import with_context
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def indexed_text(chunk: StoredChunk) -> str:
     """What a chunk is found by: its context header (document title, section), if the
     pipeline gave it one, and its text."""
     context = chunk.metadata.get("context")
-    return f"{context}\n{chunk.text}" if context else chunk.text
+    return with_context(str(context) if context else None, chunk.text)
 
 
 class LexicalIndex:

@@ -24,7 +24,7 @@ from ingest.parsing import (
 )
 from parsers.errors import EncryptedDocument, TooManyPages
 from parsers.registry import parse_document
-from parsers.types import Page
+from parsers.types import Page, PageRead
 from tests import samples as f
 from tests.hostile_parsing import TARGET
 from tests.ingest.stuck_parsing import TARGET as STUCK
@@ -48,13 +48,13 @@ def test_a_parse_in_a_worker_equals_one_in_process(parser: ProcessParser) -> Non
 
 def test_pages_stream_in_order_before_the_result(parser: ProcessParser) -> None:
     seen: list[tuple[int, int]] = []
+    data = f.MULTIPAGE_PDF.read_bytes()
     parsed = parser.parse(
-        f.MULTIPAGE_PDF.read_bytes(),
-        "report.pdf",
-        on_page=lambda page, total: seen.append((page.number, total)),
+        data, "report.pdf", on_page=lambda read: seen.append((read.page.number, read.page_count))
     )
     assert seen == [(n, f.MULTIPAGE_PDF_PAGES) for n in range(1, f.MULTIPAGE_PDF_PAGES + 1)]
-    assert [p.number for p in parsed.pages] == [n for n, _ in seen]
+    # The pages sent one by one make up the result: text, sections and all.
+    assert parsed == parse_document(data, "report.pdf")
 
 
 def test_a_refusal_comes_back_as_the_parsers_own_error(parser: ProcessParser) -> None:
@@ -85,8 +85,8 @@ def test_a_hostile_parse_fails_alone(
 
 
 def test_an_exception_from_the_page_callback_stops_the_parse(parser: ProcessParser) -> None:
-    def refuse(page: Page, total: int) -> None:
-        raise TooManyPages(f"{total} pages")
+    def refuse(read: PageRead) -> None:
+        raise TooManyPages(f"{read.page_count} pages")
 
     with pytest.raises(TooManyPages):
         parser.parse(f.MULTIPAGE_PDF.read_bytes(), "report.pdf", on_page=refuse)

@@ -3,6 +3,7 @@ is still reading, and the chunks are the same as when the whole document is chun
 
 from __future__ import annotations
 
+import io
 import threading
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from ingest.bulk import IngestItem, ingest_many
 from ingest.pipeline import IngestPipeline
 from parsers.pdf import PageCallback
 from parsers.registry import parse_document
-from parsers.types import Page, ParsedDocument
+from parsers.types import PageRead, ParsedDocument
 from tests import samples as f
 from tests.ingest.test_pipeline import chunks_of, make_pipeline
 
@@ -30,13 +31,14 @@ class WaitingParser:
     def parse(
         self, data: bytes, filename: str, *, on_page: PageCallback | None = None
     ) -> ParsedDocument:
-        def held(page: Page, total: int) -> None:
-            if page.number > reading_module.SEGMENT_PAGES and self.pages_before_embedding is None:
+        def held(read: PageRead) -> None:
+            number = read.page.number
+            if number > reading_module.SEGMENT_PAGES and self.pages_before_embedding is None:
                 if not self.embedded.wait(60):
                     raise AssertionError("nothing was embedded while the parser was reading")
-                self.pages_before_embedding = page.number - 1
+                self.pages_before_embedding = number - 1
             assert on_page is not None
-            on_page(page, total)
+            on_page(read)
 
         return parse_document(data, filename, on_page=held if on_page else None)
 
@@ -49,40 +51,61 @@ def small_segments(monkeypatch: pytest.MonkeyPatch) -> None:
 def stored_chunks(pipeline: IngestPipeline, document_id: str) -> list[tuple[Any, ...]]:
     chunks = chunks_of(pipeline).get(where={"document_id": document_id})
     return sorted(
-        (c.metadata["ordinal"], c.text, c.metadata["page_start"], c.metadata["page_end"])
+        (
+            c.metadata["ordinal"],
+            c.metadata.get("context", ""),
+            c.text,
+            c.metadata["page_start"],
+            c.metadata["page_end"],
+        )
         for c in chunks
     )
 
 
-def test_embedding_starts_before_parsing_ends(
-    tmp_path: Path, embedder: Any, monkeypatch: pytest.MonkeyPatch, small_segments: None
-) -> None:
-    embedded = threading.Event()
-    real = embedder.embed_documents
+def drafted_report() -> bytes:
+    """Eight pages; a PDF metadata title but no cover that names the document; a page
+    footer on every page and a running "draft" header on the first four only, so the
+    furniture of the whole document is not what its first pages alone show."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
 
-    def embed(texts: Any) -> Any:
-        embedded.set()
-        return real(texts)
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=A4, invariant=1)
+    pdf.setTitle("Harbourside Survey of Moorings")
+    for number in range(1, 9):
+        if number <= 4:
+            pdf.drawString(72, 800, "DRAFT for the harbour committee")
+        y = 760
+        for line in range(30):
+            pdf.drawString(
+                72, y, f"Mooring {number}-{line} holds {number * line} boats in calm weather."
+            )
+            y -= 20
+        pdf.drawString(72, 40, f"Page {number} of 8")
+        pdf.showPage()
+    pdf.save()
+    return out.getvalue()
 
-    monkeypatch.setattr(embedder, "embed_documents", embed)
-    parser = WaitingParser(embedded)
-    pipeline = make_pipeline(tmp_path, embedder, parser=parser, embed_batch_size=4)
-    doc = pipeline.ingest(f.MULTIPAGE_PDF.read_bytes(), "report.pdf").document
-    assert doc.status == "ready" and doc.pages == f.MULTIPAGE_PDF_PAGES
-    assert parser.pages_before_embedding == 2
 
-
+@pytest.mark.parametrize("sample", ["field report", "drafted report"])
 def test_streamed_chunks_equal_whole_document_chunks(
-    tmp_path: Path, embedder: Any, small_segments: None
+    tmp_path: Path, embedder: Any, small_segments: None, sample: str
 ) -> None:
-    data = f.MULTIPAGE_PDF.read_bytes()
+    data = f.MULTIPAGE_PDF.read_bytes() if sample == "field report" else drafted_report()
     streamed = make_pipeline(tmp_path / "a", embedder)
     doc = streamed.ingest(data, "report.pdf").document
     whole = make_pipeline(tmp_path / "b", embedder)
     [result] = ingest_many(whole, [IngestItem(data, "report.pdf")])  # parses, then chunks
-    assert stored_chunks(streamed, doc.id) == stored_chunks(whole, doc.id)
+    stored = stored_chunks(streamed, doc.id)
+    assert stored == stored_chunks(whole, doc.id)
     expected = whole.reader.chunk(parse_document(data, "report.pdf"))
-    assert [c.text for c in expected] == [c[1] for c in stored_chunks(streamed, doc.id)]
+    assert [(c.context, c.text) for c in expected] == [(c[1], c[2]) for c in stored]
+    assert doc.chunks == len(stored)
     # No chunk spans the boundary between two runs of pages.
-    for _, _, first, last in stored_chunks(streamed, doc.id):
+    for *_, first, last in stored:
         assert (first - 1) // 2 == (last - 1) // 2
+    if sample == "drafted report":
+        # The metadata title heads every chunk; the header and footer of the first pages,
+        # furniture only to the whole document, are left out of their chunks.
+        assert all(c[1].startswith("Harbourside Survey of Moorings") for c in stored)
+        assert not any("DRAFT" in c[2] or "of 8" in c[2] for c in stored)

@@ -53,7 +53,7 @@ def test_a_mixed_pdf_keeps_its_typed_page_and_reads_its_scanned_one(
         mixed_pdf,
         "mixed.pdf",
         ocr=tesseract,
-        on_page=lambda page, total: streamed.append((page.number, page.ocr, total)),
+        on_page=lambda read: streamed.append((read.page.number, read.page.ocr, read.page_count)),
     )
 
     assert parsed.pages[0] == Page(1, TYPED, ocr=False)
@@ -126,7 +126,7 @@ def test_ocr_runs_in_the_parse_worker_and_pages_keep_their_flag(
 ) -> None:
     streamed: list[Page] = []
 
-    parsed = worker_parser.parse(mixed_pdf, "mixed.pdf", on_page=lambda p, _: streamed.append(p))
+    parsed = worker_parser.parse(mixed_pdf, "mixed.pdf", on_page=lambda r: streamed.append(r.page))
 
     assert [p.ocr for p in streamed] == [p.ocr for p in parsed.pages] == [False, True]
     assert "forty-two ships" in parsed.pages[1].text
