@@ -8,10 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from fastapi.responses import JSONResponse
 
-from app.api.deps import CatalogDep, JobsDep, PipelineDep, SettingsDep
+from app.api.deps import CatalogDep, IndexDep, JobsDep, PipelineDep, SettingsDep
 from app.api.mappers import job_to_public, to_public
 from app.api.schemas import (
     DocumentContent,
+    DocumentPatch,
     DocumentPublic,
     DocumentsPublic,
     JobPublic,
@@ -23,6 +24,7 @@ from app.errors import DocragError, DocumentNotFound, FileTooLarge, InvalidReque
 from ingest import errors as ingest_errors
 from ingest.catalog import DocumentCatalog, DocumentRecord
 from ingest.ids import safe_filename
+from ingest.renaming import rename_document
 from ingest.store import MetadataValue
 from parsers.errors import ParseError
 
@@ -45,6 +47,11 @@ def parse_upload_metadata(raw: str | None) -> dict[str, MetadataValue]:
         value = json.loads(raw)
     except ValueError as e:
         raise InvalidRequest(f"metadata is not valid JSON; {_METADATA_HINT}") from e
+    return checked_metadata(value)
+
+
+def checked_metadata(value: object) -> dict[str, MetadataValue]:
+    """Metadata as docrag stores it, or `InvalidRequest` saying what is wrong."""
     if not isinstance(value, dict) or len(value) > 32:
         raise InvalidRequest(f"metadata: {_METADATA_HINT}")
     for key, item in value.items():
@@ -196,6 +203,32 @@ def replace_document(
     except (ingest_errors.DocumentNotReady, ParseError) as e:
         raise _http_error(e) from e
     return JSONResponse(to_public(result.document).model_dump(mode="json"))
+
+
+@router.patch(
+    "/{document_id}",
+    response_model=DocumentPublic,
+    responses={
+        404: {"description": "no such document"},
+        409: {"description": "the document is still being ingested, or failed"},
+        422: {"description": "the file name or metadata is not valid"},
+    },
+)
+def rename_document_route(
+    document_id: str, change: DocumentPatch, pipeline: PipelineDep, index: IndexDep
+) -> DocumentPublic:
+    """Renames a document (and, with `metadata`, replaces its metadata) without reading or
+    embedding it again: citations and filters use the new name from the next question on."""
+    metadata = checked_metadata(change.metadata) if change.metadata is not None else None
+    try:
+        record = rename_document(
+            pipeline, index.store, document_id, change.filename, metadata=metadata
+        )
+    except ingest_errors.DocumentMissing as e:
+        raise DocumentNotFound(document_id) from e
+    except ingest_errors.DocumentNotReady as e:
+        raise _http_error(e) from e
+    return to_public(record)
 
 
 @router.get("", response_model=DocumentsPublic)

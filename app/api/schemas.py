@@ -98,6 +98,33 @@ class UploadResponse(BaseModel):
     )
 
 
+class DocumentPatch(BaseModel):
+    """PATCH /documents/{id}: a new name (and metadata) for a stored document."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    filename: str = Field(
+        min_length=1,
+        max_length=255,
+        description="the new file name, without folders (display only; the document is "
+        "neither read nor embedded again)",
+        examples=["q3-report.pdf"],
+    )
+    metadata: dict[str, Any] | None = Field(
+        None,
+        description='replaces the document\'s metadata, e.g. {"team": "legal"}; omit to keep it',
+    )
+
+    @field_validator("filename")
+    @classmethod
+    def _plain_file_name(cls, value: str) -> str:
+        if not value.strip() or any(c in value for c in "/\\") or not value.isprintable():
+            raise ValueError(
+                "give a file name without folders or control characters, e.g. q3-report.pdf"
+            )
+        return value.strip()
+
+
 class DocumentsPublic(BaseModel):
     data: list[DocumentPublic]
     total: int = Field(description="documents in the catalog, across all pages")
