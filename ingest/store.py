@@ -46,6 +46,24 @@ class ChunkStore(Protocol):
     def chunk_refs(self, where: Where | None = None) -> list[tuple[str, str]]: ...
 
 
+class ChunkSearch(Protocol):
+    """What the question path reads: the chunks nearest a vector (within a filter), and
+    chunks by id, with their stored vectors when asked."""
+
+    def query(
+        self,
+        vector: Sequence[float],
+        k: int,
+        where: Where | None = None,
+        *,
+        with_vectors: bool = False,
+    ) -> list[ScoredChunk]: ...
+
+    def get_by_ids(
+        self, ids: Sequence[str], *, with_vectors: bool = False
+    ) -> Mapping[str, tuple[StoredChunk, list[float] | None]]: ...
+
+
 class RecordStore(Protocol):
     """Small JSON-ish records (the document catalog) kept beside the chunks."""
 

@@ -17,8 +17,8 @@ from ingest.catalog import DocumentCatalog, answers_questions
 from ingest.embedding import Embedder
 from ingest.filters import Filters as Filters  # re-exported: the question path's filters
 from ingest.ids import chunk_generation
-from ingest.lexical import LexicalHit, LexicalIndex, MatchingChunks, fuse_rankings
-from ingest.store import ChromaChunkStore, ScoredChunk, StoredChunk
+from ingest.lexical import LexicalHit, LexicalSearch, MatchingChunks, fuse_rankings
+from ingest.store import ChunkSearch, ScoredChunk, StoredChunk
 
 RetrievalMode = Literal["hybrid", "dense", "lexical"]
 
@@ -112,9 +112,9 @@ class HybridRetriever:
         self,
         *,
         embedder: Embedder,
-        store: ChromaChunkStore,
+        store: ChunkSearch,
         catalog: DocumentCatalog,
-        lexical: LexicalIndex | None,
+        lexical: LexicalSearch | None,
         mode: RetrievalMode = "hybrid",
         rrf_k: int = 60,
         dense_weight: float = 1.0,

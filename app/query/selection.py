@@ -14,7 +14,7 @@ from app.query.rerank import Reranker
 from app.query.retrieval import Hit
 from ingest.filters import Filters
 from ingest.ids import sibling_chunk_id
-from ingest.store import ChromaChunkStore, StoredChunk
+from ingest.store import ChunkSearch, StoredChunk
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +34,7 @@ class SourceSelector:
         reranker: Reranker,
         min_score: float,
         analyze: Callable[[str, Filters | None], QuestionAnalysis] = plain_analysis,
-        store: ChromaChunkStore | None = None,
+        store: ChunkSearch | None = None,
         min_term_overlap: float = 1.0,
         mmr_lambda: float | None = None,
         distinct_pages: bool = False,
@@ -159,7 +159,7 @@ def _merge_overlapping(left: str, right: str) -> str:
     return left.rstrip() + "\n" + right.lstrip()
 
 
-def expand_neighbors(hits: Sequence[Hit], store: ChromaChunkStore, n: int) -> list[Hit]:
+def expand_neighbors(hits: Sequence[Hit], store: ChunkSearch, n: int) -> list[Hit]:
     """Widens each hit with up to `n` chunks on each side from the same document, so that an
     answer split across a chunk boundary reaches the prompt whole."""
     if n <= 0 or not hits:

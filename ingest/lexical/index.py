@@ -9,6 +9,8 @@ writes of other processes through the change feed, persisted across restarts.
   fetches only those documents' chunks from Chroma. A document made ready on any process is
   thus found here by every question that starts `follow_interval_s` after it was ready
   (given clocks within `SETTLE_S` of each other).
+- Each chunk's embedding is stored beside its tokens and facets: the index is also the
+  question path's `ChunkVectors` (`roles`), for exact filtered dense search.
 - The index and its cursor live on disk; a restart reads neither Chroma's chunks nor more
   of the feed than what changed while it was down. Only a new index (or one away longer
   than the feed keeps entries) is built from every chunk in Chroma, once.

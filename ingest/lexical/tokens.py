@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from ingest.lexical import stopwords
+
 CjkMode = Literal["bigram", "jieba"]
 
 _CJK_RANGES = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
@@ -17,13 +19,7 @@ _TOKEN = re.compile(rf"({_CJK_RUN})|({_WORD}(?:['’]{_WORD})?)", re.UNICODE)
 _CJK = re.compile(_CJK_RUN)
 
 
-def _chinese_stop_words() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_CHINESE
-
-    return frozenset(STOPWORDS_CHINESE)
-
-
-_CJK_STOP = _chinese_stop_words()
+_CJK_STOP = stopwords.CHINESE
 
 
 class Tokenizer:
@@ -35,11 +31,10 @@ class Tokenizer:
 
     def __init__(self, cjk: CjkMode = "bigram", *, stem: bool = True) -> None:
         import Stemmer
-        from bm25s.stopwords import STOPWORDS_EN
 
         self.cjk = cjk
         self._stemmer = Stemmer.Stemmer("english") if stem else None
-        self._stop = frozenset(STOPWORDS_EN)
+        self._stop = stopwords.ENGLISH
         self._jieba: Any = None
         if cjk == "jieba":
             import jieba
@@ -96,7 +91,7 @@ class Tokenizer:
 
 
 def without_stop_words(run: str) -> list[str]:
-    """The pieces of a CJK run left when its stop words (bm25s's Chinese list) are cut out of
+    """The pieces of a CJK run left when its stop words (`stopwords.CHINESE`) are cut out of
     it, the run read as jieba's words: 林墨秋的职业是什么 -> 林墨秋, 职业."""
     import jieba
 
