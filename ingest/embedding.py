@@ -7,7 +7,7 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Embedder(Protocol):
@@ -125,7 +125,35 @@ def embedding_model_problem(model: str) -> str | None:
     return None
 
 
-class SentenceTransformerEmbedder:
+class TokenCounter:
+    """Counts a text's tokens with a tokenizer of its own: encoding switches a tokenizer to
+    padding and truncation, and a count made meanwhile on another thread (chunking the next
+    pages while a batch embeds) would switch it back mid-batch."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self._counting_tokenizer = tokenizer
+        self._count_lock = threading.Lock()
+
+    def _token_ids(self, text: str) -> list[int]:
+        # verbose=False: counting a long text is fine, the tokenizer need not warn about it.
+        with self._count_lock:
+            encoded = self._counting_tokenizer(
+                text, add_special_tokens=False, return_attention_mask=False, verbose=False
+            )
+        return list(encoded["input_ids"])
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._token_ids(text))
+
+    def known_token_share(self, text: str) -> float:
+        ids = self._token_ids(text)
+        unknown = self._counting_tokenizer.unk_token_id
+        if not ids or unknown is None:
+            return 1.0
+        return 1.0 - sum(1 for i in ids if i == unknown) / len(ids)
+
+
+class SentenceTransformerEmbedder(TokenCounter):
     """A sentence-transformers model loaded once, by hub id or local directory. Whether it
     reads languages other than English is told by `multilingual`, or judged from the size
     of its vocabulary."""
@@ -153,15 +181,11 @@ class SentenceTransformerEmbedder:
         except Exception as e:  # hub unreachable, unknown id, broken files: all say the same
             first_line = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
             raise _cannot_load(model, first_line) from e
-        # A tokenizer of its own for counting: `encode` switches the model's tokenizer to
-        # padding and truncation, and a count made meanwhile on another thread (chunking the
-        # next pages while this batch embeds) would switch it back mid-batch.
-        self._tokenizer = copy.deepcopy(self._model.tokenizer)
-        self._count_lock = threading.Lock()
+        super().__init__(copy.deepcopy(self._model.tokenizer))
         self._multilingual = (
             multilingual
             if multilingual is not None
-            else len(self._tokenizer) >= MULTILINGUAL_VOCABULARY
+            else len(self._counting_tokenizer) >= MULTILINGUAL_VOCABULARY
         )
         dimension = getattr(
             self._model, "get_embedding_dimension", self._model.get_sentence_embedding_dimension
@@ -188,24 +212,6 @@ class SentenceTransformerEmbedder:
     @property
     def max_tokens(self) -> int:
         return self._max_tokens
-
-    def count_tokens(self, text: str) -> int:
-        # verbose=False: counting a long text is fine, the tokenizer need not warn about it.
-        with self._count_lock:
-            encoded = self._tokenizer(
-                text, add_special_tokens=False, return_attention_mask=False, verbose=False
-            )
-        return len(encoded["input_ids"])
-
-    def known_token_share(self, text: str) -> float:
-        with self._count_lock:
-            ids = self._tokenizer(
-                text, add_special_tokens=False, return_attention_mask=False, verbose=False
-            )["input_ids"]
-        unknown = self._tokenizer.unk_token_id
-        if not ids or unknown is None:
-            return 1.0
-        return 1.0 - sum(1 for i in ids if i == unknown) / len(ids)
 
     @property
     def multilingual(self) -> bool:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from ingest.catalog import utcnow
+from ingest.ids import DEFAULT_KNOWLEDGE_BASE
 from ingest.store import MetadataValue, RecordStore
 
 JobKind = Literal["ingest", "replace"]
@@ -37,6 +38,7 @@ class JobRecord:
     error: str | None = None
     # A replace's new metadata as JSON; None keeps the document's metadata.
     metadata_json: str | None = None
+    knowledge_base: str = DEFAULT_KNOWLEDGE_BASE  # the base whose collections it writes
 
     def updated(self, **changes: object) -> JobRecord:
         return replace(self, updated_at=utcnow(), **changes)  # type: ignore[arg-type]
@@ -91,4 +93,5 @@ def _job_from(job_id: str, flat: Mapping[str, MetadataValue]) -> JobRecord:
         error_code=optional("error_code"),
         error=optional("error"),
         metadata_json=optional("metadata_json"),
+        knowledge_base=str(flat.get("knowledge_base", DEFAULT_KNOWLEDGE_BASE)),
     )

@@ -1,5 +1,6 @@
 """Background ingestion: one job per uploaded file, run by a bounded number of threads in the
-API process.
+API process, or, with a broker's `JobQueue`, by `docrag worker` processes (`app/worker.py`)
+that call `run` for each job they receive.
 
 A job's file is stored before the job is queued, and jobs are recorded beside the catalog (in
 Chroma), so a restart loses nothing: at start-up an unfinished ingest is queued again from its
@@ -22,9 +23,11 @@ from pathlib import Path
 from ingest.catalog import UNFINISHED, DocumentCatalog, utcnow
 from ingest.errors import UNEXPECTED_FAILURE, DocumentMissing, DocumentNotReady, IngestStopped
 from ingest.files import write_atomically
+from ingest.ids import DEFAULT_KNOWLEDGE_BASE
 from ingest.job_store import JOB_RETENTION, JobRecord, JobStore
 from ingest.pipeline import IngestPipeline, IngestResult
 from ingest.progress import ProgressRecorder, Stage
+from ingest.queue import IngestTask, JobQueue
 from ingest.store import MetadataValue
 from parsers.errors import ParseError
 
@@ -77,6 +80,8 @@ class IngestJobs:
         spool_dir: Path,
         workers: int = 1,
         before_job: Callable[[], object] | None = None,
+        broker: JobQueue | None = None,
+        knowledge_base: str = DEFAULT_KNOWLEDGE_BASE,
     ) -> None:
         self._pipeline = pipeline
         # Run before each job: lets the service switch to a new index before writing.
@@ -88,6 +93,10 @@ class IngestJobs:
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        # A broker's queue: jobs run in worker processes, which also resume them after a
+        # crash (from the store); this process then only records and sends them.
+        self._remote = broker
+        self.knowledge_base = knowledge_base
 
     # -- submitting ----------------------------------------------------------------------
 
@@ -105,6 +114,7 @@ class IngestJobs:
             status="queued",
             created_at=now,
             updated_at=now,
+            knowledge_base=self.knowledge_base,
         )
         # The job is recorded before the document names it, so a crash in between leaves no
         # document pointing at a job that does not exist.
@@ -113,7 +123,7 @@ class IngestJobs:
         if run:
             job = job.updated(document_id=record.id, filename=record.filename)
             self._jobs.put(job)
-            self._queue.put(job.id)
+            self._send(job)
             return job
         self._jobs.delete([job.id])
         if record.job_id is not None and record.status in UNFINISHED:
@@ -151,19 +161,32 @@ class IngestJobs:
             status="queued",
             created_at=now,
             updated_at=now,
+            knowledge_base=self.knowledge_base,
             metadata_json=json.dumps(dict(metadata)) if metadata is not None else None,
         )
         write_atomically(self._spool_path(job.id), data)
         self._jobs.put(job)
-        self._queue.put(job.id)
+        self._send(job)
         return job
 
     def get(self, job_id: str) -> JobRecord | None:
         return self._jobs.get(job_id)
 
+    def unfinished(self) -> list[JobRecord]:
+        """Every job not yet ready or failed, of every process (a broker's sweep reads them)."""
+        return [job for job in self._jobs.all() if not job.finished]
+
     # -- running -------------------------------------------------------------------------
 
+    def _send(self, job: JobRecord) -> None:
+        if self._remote is not None:
+            self._remote.put(IngestTask(job.id, job.knowledge_base))
+        else:
+            self._queue.put(job.id)
+
     def start(self) -> None:
+        if self._remote is not None:
+            return  # the workers run the jobs
         for n in range(self._workers):
             thread = threading.Thread(target=self._work, name=f"docrag-jobs-{n}", daemon=True)
             thread.start()
@@ -190,7 +213,7 @@ class IngestJobs:
             if job_id is None or self._stopping.is_set():
                 return
             try:
-                self._run(job_id)
+                self.run(job_id)
             except Exception:  # a job's failure must never end the worker
                 logger.exception("job %s failed unexpectedly", job_id)
 
@@ -198,7 +221,15 @@ class IngestJobs:
         """Jobs started from now on write through `pipeline` (after a switch of index)."""
         self._pipeline = pipeline
 
-    def _run(self, job_id: str) -> None:
+    def run(
+        self,
+        job_id: str,
+        should_stop: Callable[[], bool] | None = None,
+        transient: Callable[[Exception], bool] = lambda e: False,
+    ) -> None:
+        """Runs one job to its end (a worker process's entry). `should_stop` is polled between
+        batches, besides this object's own stop; an error that `transient` accepts (the store
+        briefly down) is raised, leaving the job to be run again, instead of failing it."""
         self._before_job()
         job = self._jobs.get(job_id)
         if job is None or job.finished:
@@ -210,16 +241,21 @@ class IngestJobs:
             answerable=_answerable,
         )
         self._jobs.put(progress.record)
+        stop = self._stopping.is_set
+        if should_stop is not None:
+            stop = lambda: self._stopping.is_set() or should_stop()  # noqa: E731
         try:
             result = (
-                self._run_ingest(job, progress)
+                self._run_ingest(job, progress, stop)
                 if job.kind == "ingest"
-                else self._run_replace(job, progress)
+                else self._run_replace(job, progress, stop)
             )
         except IngestStopped:
             self._jobs.put(progress.record.updated(status="queued", progress=0.0))
             return
         except Exception as e:
+            if transient(e):
+                raise
             self._finish_failed(progress.record, *_why_failed(job, e))
             return
         self._jobs.put(
@@ -231,7 +267,9 @@ class IngestJobs:
             )
         )
 
-    def _run_ingest(self, job: JobRecord, progress: ProgressRecorder[JobRecord]) -> IngestResult:
+    def _run_ingest(
+        self, job: JobRecord, progress: ProgressRecorder[JobRecord], stop: Callable[[], bool]
+    ) -> IngestResult:
         record = self._catalog.get(job.document_id)
         if record is None or record.job_id != job.id:
             # Deleted while queued, or ingested meanwhile by a direct upload of the same bytes.
@@ -249,10 +287,12 @@ class IngestJobs:
             metadata=record.metadata,
             progress=progress,
             job_id=job.id,
-            should_stop=self._stopping.is_set,
+            should_stop=stop,
         )
 
-    def _run_replace(self, job: JobRecord, progress: ProgressRecorder[JobRecord]) -> IngestResult:
+    def _run_replace(
+        self, job: JobRecord, progress: ProgressRecorder[JobRecord], stop: Callable[[], bool]
+    ) -> IngestResult:
         spool = self._spool_path(job.id)
         try:
             result = self._pipeline.replace(
@@ -261,7 +301,7 @@ class IngestJobs:
                 job.filename,
                 metadata=json.loads(job.metadata_json) if job.metadata_json else None,
                 progress=progress,
-                should_stop=self._stopping.is_set,
+                should_stop=stop,
             )
         except IngestStopped:
             raise  # the spooled bytes stay for the next start-up
@@ -283,7 +323,9 @@ class IngestJobs:
         """Queues again the ingest jobs an earlier run left unfinished (their documents go
         back to queued) and fails those that cannot resume, with the reason. Call before
         `start`. With several processes on one Chroma server, `stale_after` keeps this from
-        taking over another process's jobs."""
+        taking over another process's jobs. With a broker the workers do this instead."""
+        if self._remote is not None:
+            return []
         cutoff = utcnow() - stale_after
         resumed: list[JobRecord] = []
         jobs = self._jobs.all()
@@ -341,7 +383,7 @@ class IngestJobs:
     def _requeue(self, job: JobRecord) -> JobRecord:
         queued = job.updated(status="queued", progress=0.0)
         self._jobs.put(queued)
-        self._queue.put(queued.id)
+        self._send(queued)
         return queued
 
     def pending(self) -> int:

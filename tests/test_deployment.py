@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -57,8 +58,11 @@ def test_compose_has_api_and_chroma_with_named_volumes() -> None:
             assert volume.split(":")[0] in declared
 
 
-@pytest.mark.parametrize("variable", sorted(COMPOSE["services"]["api"]["environment"]))
-def test_every_api_variable_is_a_real_setting(variable: str) -> None:
+@pytest.mark.parametrize(
+    "variable",
+    sorted({v for s in ("api", "worker") for v in COMPOSE["services"][s]["environment"]}),
+)
+def test_every_api_and_worker_variable_is_a_real_setting(variable: str) -> None:
     assert setting_exists(variable), f"{variable} is not a docrag setting"
 
 
@@ -123,3 +127,70 @@ def test_ci_runs_the_readme_test_command() -> None:
     readme = (ROOT / "README.md").read_text()
     assert "bash tests/run.sh" in readme.split("```")[1]
     assert "bash tests/run.sh" in (ROOT / ".ci" / "run").read_text()
+
+
+# -- past one process: the worker, Redis and several API processes -----------------------------
+
+
+def service_settings(service: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    env = {**dockerfile_env()}
+    variables = COMPOSE["services"][service]["environment"]
+    env.update({k: compose_default(v) for k, v in variables.items()})
+    for key, value in env.items():
+        if key.startswith("DOCRAG_"):
+            monkeypatch.setenv(key, value)
+    return Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_api_and_workers_share_the_broker_the_chroma_server_and_the_stored_files(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    api = service_settings("api", monkeypatch)
+    worker = service_settings("worker", monkeypatch)
+    assert api.queue.broker_url == worker.queue.broker_url
+    assert api.queue.broker_url is not None
+    assert urlsplit(api.queue.broker_url).hostname in COMPOSE["services"]  # the redis service
+    assert (api.chroma.host, api.chroma.port) == (worker.chroma.host, worker.chroma.port)
+    volumes = {s: COMPOSE["services"][s]["volumes"] for s in ("api", "worker")}
+    assert volumes["api"][0] == volumes["worker"][0]  # the originals a worker reads
+    for service in ("api", "worker"):
+        assert {"redis", "chroma"} <= set(COMPOSE["services"][service]["depends_on"])
+
+
+def test_workers_scale_without_names_or_ports() -> None:
+    worker = COMPOSE["services"]["worker"]
+    # `docker compose up --scale worker=4` refuses a fixed name or a published port.
+    assert not {"container_name", "hostname", "ports"} & set(worker)
+    assert worker["command"] == ["docrag", "worker"]
+    assert worker["healthcheck"] == {"disable": True}  # the image's check is the API's port
+
+
+def test_redis_keeps_queued_jobs_across_a_restart() -> None:
+    redis = COMPOSE["services"]["redis"]
+    assert "--appendonly" in redis["command"] and "yes" in redis["command"]
+    assert redis["volumes"][0].split(":")[1] == "/data"
+
+
+def test_compose_commands_are_real_cli_commands() -> None:
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+
+    api = [compose_default(part) for part in COMPOSE["services"]["api"]["command"]]
+    assert api[:2] == ["docrag", "serve"] and int(api[api.index("--workers") + 1]) > 1
+    runner = CliRunner()
+    assert "--workers" in runner.invoke(cli, ["serve", "--help"]).output
+    assert runner.invoke(cli, ["worker", "--help"]).exit_code == 0
+
+
+def test_image_installs_the_queue_extra_and_the_chat_profile_stays_optional() -> None:
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    assert any(d.startswith("celery[redis]") for d in extras["queue"])
+    installs = re.findall(r"pip install '\.\[([a-z,]+)\]'", DOCKERFILE)
+    assert any("queue" in extra.split(",") for extra in installs)
+    assert COMPOSE["services"]["ollama"]["profiles"] == ["ollama"]
+    assert all("profiles" not in COMPOSE["services"][s] for s in ("api", "worker", "redis"))

@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
+from app.api.errors import describe_validation_error
 from app.errors import DocragError, as_docrag_error
 
 _TYPES = {
@@ -32,15 +33,6 @@ def openai_error(
     return {"error": {"message": message, "type": kind, "code": code, "param": param}}
 
 
-def _validation_problem(exc: RequestValidationError) -> tuple[str, str | None]:
-    problems, first = [], None
-    for err in exc.errors():
-        location = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query"))
-        first = first or location or None
-        problems.append(f"{location or 'request'}: {err.get('msg', 'invalid')}")
-    return "; ".join(problems) or "invalid request", first
-
-
 class OpenAIErrorRoute(APIRoute):
     """A route whose errors (its own, its dependencies' and validation's) are OpenAI's."""
 
@@ -51,9 +43,10 @@ class OpenAIErrorRoute(APIRoute):
             try:
                 return await handler(request)
             except RequestValidationError as exc:
-                message, param = _validation_problem(exc)
+                problem = await describe_validation_error(request, exc)
                 return JSONResponse(
-                    openai_error(422, "invalid_request", message, param), status_code=422
+                    openai_error(problem.status, problem.code, problem.message, problem.param),
+                    status_code=problem.status,
                 )
             except Exception as exc:
                 mapped = as_docrag_error(exc)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from app.config import Settings
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from app.parts import Parts
     from ingest.catalog import DocumentCatalog
 
@@ -21,14 +26,71 @@ cli = typer.Typer(
 )
 
 
+def announce_data_dir(settings: Settings) -> None:
+    """Says which library a command opens (on stderr: stdout stays the command's output),
+    and where an older docrag's library is when one lies in ./data, the former default."""
+    from app.config import default_data_dir
+
+    typer.secho(f"docrag: data directory {settings.data_dir}", err=True)
+    legacy = Path("data")
+    if (
+        settings.data_dir == default_data_dir()
+        and (legacy / "chroma").is_dir()
+        and legacy.resolve() != settings.data_dir.resolve()
+    ):
+        typer.secho(
+            f"note: {legacy.resolve()} holds a docrag library (./data was the default before "
+            f"{settings.data_dir}); set DOCRAG_DATA_DIR={legacy.resolve()} to use it, or move "
+            "it there",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
+
+
+def warn_when_open(app: FastAPI, host: str, port: int) -> None:
+    """Logs a warning when the server starts on an address other machines reach while no API
+    key is configured or stored: anyone on the network could read and delete documents."""
+    import ipaddress
+    import logging
+
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        return
+    starting = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        async with starting(app) as state:
+            parts = app.state.parts
+            keys = getattr(parts, "keys", None)
+            required = keys.required if keys is not None else bool(parts.settings.auth.api_keys)
+            if not required:
+                logging.getLogger("docrag").warning(
+                    "docrag listens on %s:%s with no API key: anyone who can reach this port "
+                    "can read, upload and delete documents. Set DOCRAG_AUTH__API_KEYS (or "
+                    "create a key with `docrag keys`), or bind 127.0.0.1 (DOCRAG_HOST).",
+                    host,
+                    port,
+                )
+            yield state
+
+    app.router.lifespan_context = lifespan
+
+
 def open_parts(settings: Settings) -> Parts:
     """The index's parts, embedding model included: only for commands that embed."""
+    from app.cli.remote import warn_if_served
     from app.errors import DocragError
     from app.parts import build_parts
     from ingest.embedding import EmbeddingModelUnavailable
     from ingest.errors import EmbedderMismatch, StoreUnavailable
     from parsers.ocr.engine import OcrUnavailable
 
+    announce_data_dir(settings)
+    warn_if_served(settings.data_dir)
     try:
         return build_parts(settings)
     except (
@@ -45,6 +107,10 @@ def open_parts(settings: Settings) -> Parts:
 def open_catalog(settings: Settings) -> DocumentCatalog:
     """The catalog alone, for commands that list or describe: no embedding model is loaded."""
     from app.builders import build_catalog, connect
+    from app.cli.remote import warn_if_served
+
+    announce_data_dir(settings)
+    warn_if_served(settings.data_dir)
     from ingest.errors import StoreUnavailable
 
     try:

