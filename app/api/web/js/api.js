@@ -3,6 +3,23 @@
 
 const KEY_STORAGE = "docrag.apiKey";
 let askForKey = async () => {};
+// The knowledge base the page works in; null on a server without knowledge bases, whose
+// requests then carry no base at all.
+let base = null;
+
+export function useBase(name) {
+  base = name;
+}
+
+export function currentBase() {
+  return base;
+}
+
+/** `path` within the current knowledge base (the `knowledge_base` query parameter). */
+export function scoped(path) {
+  if (!base) return path;
+  return `${path}${path.includes("?") ? "&" : "?"}knowledge_base=${encodeURIComponent(base)}`;
+}
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -71,13 +88,19 @@ export async function health() {
   return (await fetch("health")).json();
 }
 
+/** The JSON error body of a failed upload or job: { code, message }. */
+export function errorOf(body, status) {
+  const error = body?.errors?.[0] ?? body?.error;
+  return { code: error?.code ?? "http_error", message: error?.message ?? `${status}` };
+}
+
 /** Uploads one file as its own request (so each file has its own progress and error) and
  * queues it as a background job. Resolves with the API's body and status. */
 export function uploadFile(file, onProgress) {
   return new Promise((resolve, reject) => {
     const send = (retried) => {
       const xhr = new XMLHttpRequest();
-      xhr.open("POST", "documents?wait=false");
+      xhr.open("POST", scoped("documents?wait=false"));
       for (const [name, value] of Object.entries(authHeaders())) xhr.setRequestHeader(name, value);
       xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
       xhr.onerror = () => reject(new ApiError(0, "network", ""));
@@ -97,6 +120,7 @@ export function uploadFile(file, onProgress) {
       };
       const form = new FormData();
       form.append("files", file, file.name);
+      if (base) form.append("knowledge_base", base);
       xhr.send(form);
     };
     send(false);

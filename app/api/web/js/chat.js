@@ -1,13 +1,49 @@
 // The chat: POST /ask with stream: true. Sources arrive first (`citations` event), the
 // answer streams in (`delta`), and `done` brings the checked citations, rendered as chips
 // [n] that open the cited page. Follow-ups send the conversation so far as `history`.
+// The conversation is data (`turns`), drawn from it again on a language switch and kept in
+// this tab's sessionStorage, one per knowledge base, so a reload keeps it.
 
-import { readEvents, request } from "./api.js";
-import { onLanguageChange, t } from "./i18n.js";
+import { currentBase, readEvents, request } from "./api.js";
+import { answers } from "./documents.js";
+import { errorText, onLanguageChange, t } from "./i18n.js";
 import { openCitation } from "./viewer.js";
 
 const conversation = document.getElementById("conversation");
-const history = [];
+// { question, state: "busy" | "done" | "failed", answer, grounded, sources, stillReading,
+//   error: { code, message } }
+let turns = [];
+
+function storageKey() {
+  return `docrag.conversation.${currentBase() ?? "default"}`;
+}
+
+function save() {
+  const finished = turns.filter((turn) => turn.state !== "busy");
+  try {
+    if (finished.length) sessionStorage.setItem(storageKey(), JSON.stringify(finished));
+    else sessionStorage.removeItem(storageKey());
+  } catch {
+    // storage full or refused: the conversation still works, it is just not kept
+  }
+}
+
+function load() {
+  try {
+    turns = JSON.parse(sessionStorage.getItem(storageKey()) ?? "[]");
+  } catch {
+    turns = [];
+  }
+}
+
+function history() {
+  return turns
+    .filter((turn) => turn.state === "done")
+    .flatMap((turn) => [
+      { role: "user", content: turn.question },
+      { role: "assistant", content: turn.answer },
+    ]);
+}
 
 function element(tag, className, text) {
   const el = document.createElement(tag);
@@ -35,7 +71,9 @@ function renderSources(list, sources) {
     const item = element("li", "source");
     item.append(chip(source));
     const where = source.page ? ` ${t("page", source)}` : "";
-    item.append(element("span", "source-name", `${source.filename}${where}`));
+    const name = element("span", "source-name", `${source.filename}${where}`);
+    name.title = source.filename;
+    item.append(name);
     list.append(item);
   }
 }
@@ -53,21 +91,58 @@ function renderAnswer(target, text, byNumber) {
   target.append(text.slice(last));
 }
 
-function addTurn(question) {
+function stillReadingText(reading) {
+  return reading.answerable_pages
+    ? t("stillReadingPages", { name: reading.filename, last: reading.answerable_pages })
+    : t("stillReadingText", { name: reading.filename, n: reading.chunks });
+}
+
+/** The two list items of one turn, drawn from its data. */
+function drawTurn(turn) {
   const mine = element("li", "turn user");
-  mine.append(element("span", "who", t("you")), element("p", "text", question));
-  const reply = element("li", "turn assistant busy");
+  mine.append(element("span", "who", t("you")), element("p", "text", turn.question));
+  const reply = element("li", "turn assistant");
   const label = element("span", "who", t("answer"));
   const sourcesBlock = element("div", "sources");
-  sourcesBlock.hidden = true;
   sourcesBlock.append(element("h3", "", t("sources")));
   const sourceList = element("ol", "source-list");
   sourcesBlock.append(sourceList);
-  const answer = element("p", "text", t("thinking"));
-  reply.append(label, sourcesBlock, answer);
-  conversation.append(mine, reply);
-  reply.scrollIntoView({ block: "end" });
-  return { reply, sourcesBlock, sourceList, answer, label };
+  const text = element("p", "text");
+  const notes = element("div", "notes");
+  reply.append(label, sourcesBlock, text, notes);
+  turn.view = { reply, label, sourcesBlock, sourceList, text, notes };
+  fill(turn);
+  return [mine, reply];
+}
+
+/** Brings a turn's reply up to date with its data. */
+function fill(turn) {
+  const { reply, label, sourcesBlock, sourceList, text, notes } = turn.view;
+  reply.classList.toggle("busy", turn.state === "busy");
+  reply.classList.toggle("failed", turn.state === "failed");
+  reply.classList.toggle("not-found", turn.state === "done" && !turn.grounded);
+  label.textContent = turn.state === "done" && !turn.grounded ? t("notFound") : t("answer");
+  const sources = turn.sources ?? [];
+  const byNumber = new Map(sources.map((s) => [s.n, s]));
+  renderSources(sourceList, sources);
+  sourcesBlock.hidden = sources.length === 0;
+  text.removeAttribute("role");
+  if (turn.state === "failed") {
+    text.textContent = turn.error ? errorText(turn.error.code, turn.error.message) : "";
+    text.setAttribute("role", "alert");
+  } else if (turn.state === "done") {
+    renderAnswer(text, turn.answer, byNumber);
+  } else {
+    text.textContent = turn.streamed || (sources.length ? "" : t("thinking"));
+  }
+  notes.replaceChildren(
+    ...(turn.stillReading ?? []).map((r) => element("p", "still-reading", stillReadingText(r))),
+  );
+}
+
+function drawAll() {
+  conversation.replaceChildren();
+  for (const turn of turns) conversation.append(...drawTurn(turn));
 }
 
 function selectedDocuments() {
@@ -75,72 +150,75 @@ function selectedDocuments() {
 }
 
 async function ask(question, button) {
-  const turn = addTurn(question);
   const payload = { question, stream: true };
-  if (history.length) payload.history = [...history];
+  const earlier = history();
+  if (earlier.length) payload.history = earlier;
   const chosen = selectedDocuments();
   if (chosen.length) payload.document_ids = chosen;
-  let streamed = "";
-  let sources = [];
+  if (currentBase()) payload.knowledge_base = currentBase();
+  const turn = { question, state: "busy", answer: "", sources: [], streamed: "" };
+  const key = storageKey();
+  turns.push(turn);
+  conversation.append(...drawTurn(turn));
+  turn.view.reply.scrollIntoView({ block: "end" });
   button.disabled = true;
   try {
     const response = await request("ask", { method: "POST", json: payload });
     await readEvents(response, (name, data) => {
       if (name === "citations") {
-        sources = data.sources;
-        renderSources(turn.sourceList, sources);
-        turn.sourcesBlock.hidden = sources.length === 0;
-        turn.answer.textContent = "";
+        turn.sources = data.sources;
+        turn.stillReading = data.still_reading ?? [];
+        showMode(data.mode);
       } else if (name === "delta") {
-        streamed += data.text;
-        turn.answer.textContent = streamed;
+        turn.streamed += data.text;
       } else if (name === "done") {
-        finish(turn, question, data);
+        // A cited source carries the quote that supports the answer: the viewer marks it.
+        const byNumber = new Map((data.sources ?? []).map((s) => [s.n, s]));
+        for (const citation of data.citations ?? []) byNumber.set(citation.n, citation);
+        turn.sources = [...byNumber.values()].sort((a, b) => a.n - b.n);
+        turn.answer = data.answer;
+        turn.grounded = data.grounded;
+        turn.stillReading = data.still_reading ?? turn.stillReading;
+        turn.state = "done";
       } else if (name === "error") {
-        fail(turn, data.error?.message ?? "");
+        turn.state = "failed";
+        turn.error = data.error ?? { code: "chat_model_error", message: "" };
       }
+      fill(turn);
     });
+    if (turn.state === "busy") {
+      turn.state = "failed";
+      turn.error = { code: "interrupted", message: t("interrupted") };
+    }
   } catch (error) {
-    fail(turn, error.message || t("networkError"));
+    turn.state = "failed";
+    turn.error = { code: error.code, message: error.message };
   } finally {
-    turn.reply.classList.remove("busy");
+    delete turn.streamed;
+    if (turn.view) fill(turn);
     button.disabled = false;
+    if (key === storageKey()) save();
   }
 }
 
-function finish(turn, question, done) {
-  const byNumber = new Map();
-  for (const source of done.sources ?? []) byNumber.set(source.n, source);
-  // A cited source carries the quote that supports the answer: the viewer highlights it.
-  for (const citation of done.citations ?? []) byNumber.set(citation.n, citation);
-  renderSources(turn.sourceList, [...byNumber.values()].sort((a, b) => a.n - b.n));
-  turn.sourcesBlock.hidden = byNumber.size === 0;
-  renderAnswer(turn.answer, done.answer, byNumber);
-  if (!done.grounded) {
-    turn.reply.classList.add("not-found");
-    turn.label.textContent = t("notFound");
-  }
-  history.push({ role: "user", content: question }, { role: "assistant", content: done.answer });
-}
-
-function fail(turn, message) {
-  turn.reply.classList.add("failed");
-  turn.answer.textContent = message;
-  turn.answer.setAttribute("role", "alert");
+function showMode(mode) {
+  document.getElementById("extractive-note").hidden = mode !== "extractive";
 }
 
 function renderFilter(documents) {
   const options = document.getElementById("filter-options");
   const chosen = new Set(selectedDocuments());
   options.replaceChildren();
-  for (const doc of documents.filter((d) => d.status === "ready")) {
+  for (const doc of documents.filter(answers)) {
     const label = element("label", "filter-option");
     const box = element("input");
     box.type = "checkbox";
     box.value = doc.id;
     box.checked = chosen.has(doc.id);
     box.addEventListener("change", updateFilterSummary);
-    label.append(box, ` ${doc.filename}`);
+    const name = element("span", "", doc.filename);
+    name.title = doc.filename;
+    label.append(box, name);
     options.append(label);
   }
   updateFilterSummary();
@@ -153,7 +231,7 @@ function updateFilterSummary() {
     : t("filterNone");
 }
 
-export function startChat({ library }) {
+export function startChat({ library, mode }) {
   const form = document.getElementById("ask-form");
   const input = document.getElementById("question");
   const button = document.getElementById("ask");
@@ -172,10 +250,26 @@ export function startChat({ library }) {
     }
   });
   document.getElementById("new-conversation").addEventListener("click", () => {
-    history.length = 0;
+    turns = [];
+    save();
     conversation.replaceChildren();
     input.focus();
   });
   library.onChange(renderFilter);
-  onLanguageChange(() => renderFilter(library.documents()));
+  onLanguageChange(() => {
+    renderFilter(library.documents());
+    drawAll();
+  });
+  load();
+  drawAll();
+  if (mode) showMode(mode);
+  return {
+    showMode,
+    /** After a switch of knowledge base: that base's conversation. */
+    reload() {
+      load();
+      drawAll();
+      renderFilter([]);
+    },
+  };
 }

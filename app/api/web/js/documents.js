@@ -1,7 +1,9 @@
 // The document list: name, pages, chunks, status, size, and delete (after a confirmation).
+// Failed uploads are listed apart (failures.js); a document still being read says which of
+// its pages already answer questions.
 
-import { getJSON, request } from "./api.js";
-import { formatSize, onLanguageChange, t } from "./i18n.js";
+import { getJSON, request, scoped } from "./api.js";
+import { errorText, formatSize, onLanguageChange, t } from "./i18n.js";
 
 const PAGE = 200;
 const UNFINISHED = new Set(["queued", "parsing", "ocr", "embedding", "pending"]);
@@ -11,13 +13,6 @@ function cell(text, label) {
   td.textContent = text;
   td.dataset.label = label;
   return td;
-}
-
-function element(tag, className, text) {
-  const el = document.createElement(tag);
-  el.className = className;
-  el.textContent = text;
-  return el;
 }
 
 function confirmDelete(name) {
@@ -33,30 +28,54 @@ function confirmDelete(name) {
   });
 }
 
-export function startLibrary() {
+/** Whether a document's chunks answer questions yet: ready, or being read with some stored. */
+export function answers(doc) {
+  return doc.status === "ready" || (doc.status === "embedding" && doc.chunks > 0);
+}
+
+/** "reading, answerable so far: pages 1–40", or the plain stage. */
+export function statusText(doc) {
+  const pct = Math.round((doc.progress ?? 0) * 100);
+  if (doc.status === "embedding" && doc.answerable_pages > 0) {
+    return t("readingAnswerable", { last: doc.answerable_pages });
+  }
+  if (doc.status === "embedding" && doc.chunks > 0 && !doc.pages) {
+    return t("readingAnswerableText", { n: doc.chunks });
+  }
+  return UNFINISHED.has(doc.status) ? t(doc.status, { pct }) : t(doc.status);
+}
+
+export function startLibrary({ failures }) {
   const table = document.getElementById("documents");
   const body = table.querySelector("tbody");
   const empty = document.getElementById("no-documents");
+  const count = document.getElementById("library-count");
   const announcer = document.getElementById("announcer");
   const listeners = [];
+  const deletedListeners = [];
   let documents = [];
   let timer = null;
+  let generation = 0; // a refresh started before a switch of knowledge base is dropped
 
   function render() {
     body.replaceChildren();
     for (const doc of documents) {
       const row = document.createElement("tr");
       row.dataset.id = doc.id;
+      row.dataset.status = doc.status;
+      row.dataset.answerablePages = doc.answerable_pages ?? 0;
       const name = document.createElement("th");
       name.scope = "row";
-      name.textContent = doc.filename;
       name.dataset.label = t("colName");
-      if (doc.status === "failed" && doc.error?.message) {
-        name.append(element("small", "error row-error", doc.error.message));
-      }
+      const text = document.createElement("span");
+      text.className = "doc-name";
+      text.textContent = doc.filename;
+      text.title = doc.filename;
+      name.append(text);
       const status = cell(statusText(doc), t("colStatus"));
       status.className = `status status-${doc.status}`;
       const actions = document.createElement("td");
+      actions.className = "needs-write";
       const remove = document.createElement("button");
       remove.type = "button";
       remove.className = "danger small";
@@ -76,11 +95,7 @@ export function startLibrary() {
     }
     table.hidden = documents.length === 0;
     empty.hidden = documents.length !== 0;
-  }
-
-  function statusText(doc) {
-    const pct = Math.round((doc.progress ?? 0) * 100);
-    return UNFINISHED.has(doc.status) ? t(doc.status, { pct }) : t(doc.status);
+    count.textContent = documents.length ? `(${documents.length})` : "";
   }
 
   async function removeDocument(doc, button) {
@@ -89,24 +104,29 @@ export function startLibrary() {
       return;
     }
     try {
-      await request(`documents/${encodeURIComponent(doc.id)}`, { method: "DELETE" });
+      await request(scoped(`documents/${encodeURIComponent(doc.id)}`), { method: "DELETE" });
       announcer.textContent = t("deleted", { name: doc.filename });
     } catch (error) {
-      announcer.textContent = error.message;
+      announcer.textContent = errorText(error.code, error.message);
     }
+    for (const listener of deletedListeners) listener(doc.id);
     await refresh();
     document.getElementById("upload-heading").focus?.();
   }
 
   async function refresh() {
     clearTimeout(timer);
+    const mine = generation;
+    let all;
     try {
-      const page = await getJSON(`documents?limit=${PAGE}`);
-      documents = page.data;
+      all = (await getJSON(scoped(`documents?limit=${PAGE}`))).data;
     } catch (error) {
-      announcer.textContent = error.message;
+      announcer.textContent = errorText(error.code, error.message);
       return;
     }
+    if (mine !== generation) return;
+    documents = all.filter((d) => d.status !== "failed");
+    failures.setRecorded(all.filter((d) => d.status === "failed"));
     render();
     for (const listener of listeners) listener(documents);
     // Keep the statuses moving while something is still being ingested.
@@ -116,8 +136,17 @@ export function startLibrary() {
   onLanguageChange(render);
   return {
     refresh,
+    /** After a switch of knowledge base: empty until the new base's list arrives. */
+    reset() {
+      generation += 1;
+      clearTimeout(timer);
+      documents = [];
+      render();
+      return refresh();
+    },
     documents: () => documents,
     byId: (id) => documents.find((d) => d.id === id),
     onChange: (listener) => listeners.push(listener),
+    onDeleted: (listener) => deletedListeners.push(listener),
   };
 }

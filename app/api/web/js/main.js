@@ -1,9 +1,12 @@
-// Starts the page: language, the API-key prompt, then the library, uploads and chat.
+// Starts the page: language, the API-key prompt, the knowledge base, then the library,
+// uploads and chat; on a narrow screen, the Ask and Library tabs.
 
-import { health, onUnauthorized, storedKey, storeKey } from "./api.js";
+import { currentBase, health, onUnauthorized, storedKey, storeKey } from "./api.js";
 import { startChat } from "./chat.js";
 import { startLibrary } from "./documents.js";
+import { startFailures } from "./failures.js";
 import { applyLanguage, language, setLanguage, t } from "./i18n.js";
+import { startKnowledgeBases } from "./kb.js";
 import { startUploads } from "./upload.js";
 
 const keyDialog = document.getElementById("key-dialog");
@@ -37,23 +40,63 @@ function askForKey(reason) {
 // Escape must not leave the page without a key: the prompt stays until one is given.
 keyDialog.addEventListener("cancel", (event) => event.preventDefault());
 
+/** Narrow screens show one of the chat and the library at a time; the chat comes first. */
+function startTabs() {
+  const layout = document.getElementById("layout");
+  const tabs = [...document.querySelectorAll(".tabs [role=tab]")];
+  const show = (name) => {
+    layout.dataset.tab = name;
+    for (const tab of tabs) tab.setAttribute("aria-selected", String(tab.dataset.tab === name));
+  };
+  for (const tab of tabs) tab.addEventListener("click", () => show(tab.dataset.tab));
+  return { show };
+}
+
 async function start() {
   const select = document.getElementById("language");
   select.value = language();
   select.addEventListener("change", () => setLanguage(select.value));
   applyLanguage();
   onUnauthorized(askForKey);
+  startTabs();
   // The form works from the first moment: a question asked before the key prompt below gets
   // a 401, which asks for the key and retries.
-  const library = startLibrary();
-  startUploads({ onChange: () => library.refresh() });
-  startChat({ library });
+  const failures = startFailures();
+  const library = startLibrary({ failures });
+  const uploads = startUploads({ onChange: () => library.refresh(), failures });
+  const chat = startChat({ library });
+  library.onDeleted((id) => {
+    uploads.forget(id);
+    failures.forget(id);
+  });
 
+  let status = null;
   try {
-    const status = await health();
+    status = await health();
+    chat.showMode(status.mode);
     if (status.auth && !storedKey()) await askForKey("missing");
   } catch {
     document.getElementById("announcer").textContent = t("networkError");
+  }
+  const bases = await startKnowledgeBases({
+    onSwitch: async () => {
+      failures.reload();
+      uploads.refresh();
+      chat.reload();
+      await library.reset();
+    },
+  });
+  if (bases.available) {
+    // Until now the page showed the default base's conversation and failures.
+    if (currentBase() !== "default") {
+      failures.reload();
+      chat.reload();
+    }
+    let counted = null; // the switcher's document counts follow the library's
+    library.onChange((documents) => {
+      if (counted !== null && counted !== documents.length) bases.refresh();
+      counted = documents.length;
+    });
   }
   await library.refresh();
 }
