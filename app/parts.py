@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
+from app.broker import build_job_queue
 from app.builders import (
     build_catalog,
     build_chat_model,
@@ -339,6 +340,7 @@ def build_parts(
         spool_dir=settings.data_dir / "incoming",
         workers=settings.limits.ingest_workers,
         before_job=parts.follow_index,
+        broker=build_job_queue(settings),  # None: the jobs run in this process
     )
     parts._checked_at = time.monotonic()
     if recover_now:

@@ -128,8 +128,11 @@ class FolderSync:
         settle_s: float = 2.0,
         max_bytes: int | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        on_change: Callable[[str, str], None] | None = None,
     ) -> None:
         self.target = target
+        # Told (what, path) after each file written or removed: "added", "failed"...
+        self._on_change = on_change or (lambda what, path: None)
         self.folder = folder
         self.settle_s = settle_s
         self.max_bytes = max_bytes
@@ -200,37 +203,55 @@ class FolderSync:
                 unknown[path] = stamp
             else:
                 self._check_known(known, stamp, report, stored)
-        gone = {
-            d.sha256: d
+        gone = {  # by document id: the documents whose file is no longer there
+            d.id: d
             for d in by_path.values()
             if d.path not in files and d.path not in report.waiting
         }
         for path, stamp in unknown.items():
-            if self._failed_before(path, stamp, report):
-                continue
-            read = self._read(path, stamp, report)
-            if read is None:
-                continue
-            moved = gone.pop(read.sha256, None)
-            if moved is not None and moved.status == "ready":
-                if self._write(
-                    report, path, stamp, partial(self.target.rename, moved.id, path, stamp)
-                ):
-                    report.renamed += 1
-                continue
-            if moved is not None:  # its failed document: start over
-                self._delete(moved, report)
-            if read.sha256 in stored:
-                problem = f"the same content as {stored[read.sha256]}; stored once"
-                report.skipped.append(FileProblem(path, problem))
-            elif self._write(report, path, stamp, partial(self.target.add, path, read.data, stamp)):
-                report.added += 1
-                stored[read.sha256] = path
+            self._check_new(path, stamp, report, stored, gone)
         for document in gone.values():
             self._delete(document, report)
         for path in set(self._failed) - set(files):
             del self._failed[path]
         return report
+
+    def _check_new(
+        self,
+        path: str,
+        stamp: FileStamp,
+        report: PassReport,
+        stored: dict[str, str],
+        gone: dict[str, SyncedDocument],
+    ) -> None:
+        """A file no document names: moved here (renamed), a copy, or new (added)."""
+        if self._failed_before(path, stamp, report):
+            return
+        read = self._read(path, stamp, report)
+        if read is None:
+            return
+        moved = min(
+            (d for d in gone.values() if d.sha256 == read.sha256),
+            key=lambda d: d.status != "ready",
+            default=None,
+        )
+        if moved is not None:
+            del gone[moved.id]
+        if moved is not None and moved.status == "ready":
+            rename = partial(self.target.rename, moved.id, path, stamp)
+            if self._write(report, path, stamp, rename, "renamed"):
+                report.renamed += 1
+            return
+        if moved is not None:  # its failed document: start over
+            self._delete(moved, report)
+        if read.sha256 in stored:
+            problem = f"the same content as {stored[read.sha256]}; stored once"
+            report.skipped.append(FileProblem(path, problem))
+            return
+        add = partial(self.target.add, path, read.data, stamp)
+        if self._write(report, path, stamp, add, "added"):
+            report.added += 1
+            stored[read.sha256] = path
 
     def _check_known(
         self,
@@ -263,7 +284,7 @@ class FolderSync:
             write = partial(self.target.add, path, read.data, stamp)
         else:
             write = partial(self.target.replace, document.id, path, read.data, stamp)
-        if self._write(report, path, stamp, write):
+        if self._write(report, path, stamp, write, "replaced"):
             report.replaced += 1
             stored.pop(document.sha256, None)
             stored[read.sha256] = path
@@ -274,22 +295,26 @@ class FolderSync:
         path: str,
         stamp: FileStamp,
         write: Callable[[], None],
+        outcome: str,
     ) -> bool:
         """One write to the target; a refused file is reported (and remembered, so that it
         is tried again only once it changes)."""
         try:
             write()
         except SyncRefused as e:
+            self._on_change("failed", path)
             report.failed.append(FileProblem(path, e.message))
             if not e.retry:
                 self._failed[path] = (stamp, e.message)
             logger.info("sync of %s: %s", path, e.message)
             return False
         self._failed.pop(path, None)
+        self._on_change(outcome, path)
         return True
 
     def _delete(self, document: SyncedDocument, report: PassReport) -> None:
         self.target.delete(document.id)
+        self._on_change("deleted", document.path)
         self._seen.pop(document.path, None)
         report.deleted += 1
 

@@ -4,10 +4,10 @@ start without loading the embedding model."""
 
 from __future__ import annotations
 
-from app.cli import commands, evaluating, ingesting, reindexing
+from app.cli import commands, evaluating, ingesting, reindexing, scaling
 from app.cli.common import cli
 
-__all__ = ["cli", "commands", "evaluating", "ingesting", "main", "reindexing"]
+__all__ = ["cli", "commands", "evaluating", "ingesting", "main", "reindexing", "scaling"]
 
 
 def main() -> None:

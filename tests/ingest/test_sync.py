@@ -338,3 +338,17 @@ def test_watch_mode_follows_the_folder(world: World) -> None:
     finally:
         watcher.stop()
     assert world.library.catalog.count() == 1
+
+
+def test_files_made_alike_then_deleted_leave_nothing(world: World) -> None:
+    write(world.folder / "a.txt", text("quays"))
+    write(world.folder / "b.txt", text("piers"))
+    sync = world.sync()
+    sync.run_pass()
+    write(world.folder / "a.txt", text("piers"))  # now the same content as b.txt
+    assert sync.run_pass().replaced == 1
+    assert world.library.catalog.count() == 2
+    (world.folder / "a.txt").unlink()
+    (world.folder / "b.txt").unlink()
+    assert sync.run_pass().deleted == 2
+    assert world.library.catalog.count() == 0
