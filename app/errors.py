@@ -6,6 +6,7 @@ and the MCP server share it."""
 from __future__ import annotations
 
 from ingest.errors import DocumentNotReady, StoreUnavailable
+from ingest.knowledge_bases import KnowledgeBaseNameInvalid
 from parsers import errors as parse_errors
 from parsers.ocr.engine import OcrUnavailable
 
@@ -50,6 +51,29 @@ class JobNotFound(DocragError, status=404, code="job_not_found"):
         super().__init__(f"no job with id {job_id!r}; finished jobs are kept for 7 days")
 
 
+class KnowledgeBaseNotFound(DocragError, status=404, code="knowledge_base_not_found"):
+    """No such base, or one the API key may not see (so its existence does not leak)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"no knowledge base named {name!r} for this API key; GET /knowledge-bases lists "
+            "the ones it can read"
+        )
+
+
+class KnowledgeBaseExists(DocragError, status=409, code="knowledge_base_exists"):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"a knowledge base named {name!r} exists already; choose another name")
+
+
+class KeyNotFound(DocragError, status=404, code="key_not_found"):
+    """No key with this id that the caller manages."""
+
+
+class Forbidden(DocragError, status=403, code="forbidden"):
+    """The API key may see the knowledge base but lacks the role the request needs."""
+
+
 class ReindexConflict(DocragError, status=409, code="reindex_running"):
     """Another reindex of the same collections holds the lease."""
 
@@ -80,7 +104,7 @@ class ChatModelInvalidJSON(ChatModelError, code="chat_model_invalid_json"):
 
 
 class ModelNotFound(DocragError, status=404, code="model_not_found"):
-    """/v1 was asked for a model other than docrag-rag."""
+    """/v1 was asked for a model other than docrag/<knowledge base>."""
 
 
 class ToolsNotSupported(DocragError, status=400, code="tools_not_supported"):
@@ -101,6 +125,7 @@ LOWER_LAYER_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (parse_errors.UnsupportedFileType, 415, "unsupported_file_type"),
     (parse_errors.ParseError, 422, "unprocessable_document"),
     (DocumentNotReady, 409, "document_not_ready"),
+    (KnowledgeBaseNameInvalid, 422, "invalid_knowledge_base_name"),
     (StoreUnavailable, 503, "store_unavailable"),
     (OcrUnavailable, 503, "ocr_unavailable"),
 )

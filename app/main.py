@@ -10,13 +10,22 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from app.api import ask, documents, files, health, index, jobs, openai_compat, openai_files
-from app.api.deps import follow_index, require_api_key
+from app.api import (
+    ask,
+    documents,
+    files,
+    health,
+    index,
+    jobs,
+    knowledge_bases,
+    openai_compat,
+    openai_files,
+)
+from app.api.deps import require_api_key
 from app.api.errors import error_body, install_error_handlers
 from app.api.web_page import mount_web_page
 from app.config import Settings
 from app.parts import build_parts
-from app.reindexing import ReindexRunner
 from ingest.embedding import Embedder
 
 
@@ -31,7 +40,6 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         parts = build_parts(settings, embedder=embedder, recover_now=False)
         app.state.parts = parts
-        app.state.reindexer = ReindexRunner(parts)
         parts.start_background_work()
         yield
         parts.close()
@@ -71,9 +79,11 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         response.headers["X-Request-ID"] = request.state.request_id
         return response
 
-    # Following a reindex comes first, so that a request's parts are the active index's.
-    protected = [Depends(follow_index), Depends(require_api_key)]
-    app.include_router(health.router, dependencies=[Depends(follow_index)])
+    # Every route but /health needs a valid key when keys are configured or stored; which
+    # knowledge bases it may touch is checked where its parts are chosen (app/api/deps.py).
+    protected = [Depends(require_api_key)]
+    app.include_router(health.router)
+    app.include_router(knowledge_bases.router, dependencies=protected)
     app.include_router(documents.router, dependencies=protected)
     app.include_router(files.router, dependencies=protected)
     app.include_router(jobs.router, dependencies=protected)

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from mcp.server.mcpserver import Context  # tools' signatures are read at run time
+
+from app.access import OPEN
 from app.errors import DocumentNotFound
+from app.library import Library
 from app.parts import Parts
 from app.query.answers import Question
 from app.query.dispatch import AnswerRequest, as_answer_error
@@ -15,8 +19,6 @@ if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
     from starlette.types import ASGIApp, Receive, Scope, Send
 
-    from app.config import Settings
-
 INSTRUCTIONS = (
     "docrag answers questions from the user's own documents (PDF, text, Markdown). Use "
     "search_documents to find passages (each with file name and page), ask for a cited answer, "
@@ -24,10 +26,10 @@ INSTRUCTIONS = (
 )
 
 
-def _filters(parts: Parts, document_ids: list[str] | None) -> Filters:
+def _filters(library: Library, document_ids: list[str] | None) -> Filters:
     ids = tuple(dict.fromkeys(document_ids or ()))
     if ids:
-        known = parts.catalog.get_many(list(ids))
+        known = library.catalog.get_many(list(ids))
         missing = [d for d in ids if d not in known]
         if missing:
             raise DocumentNotFound(", ".join(missing))
@@ -46,6 +48,14 @@ def build_mcp_server(parts: Parts) -> MCPServer:
     server: MCPServer = MCPServer("docrag", instructions=INSTRUCTIONS)
     settings = parts.settings
 
+    def library(ctx: Context, name: str) -> Library:
+        """The base a tool call may read: over HTTP, as the request's key allows (the same
+        check as every HTTP route); over stdio, the local user's own."""
+        request = ctx.request_context.request
+        headers = getattr(request, "headers", None)
+        caller = parts.keys.caller(headers.get("authorization")) if headers is not None else OPEN
+        return parts.library_for(caller, name or "default", "read")
+
     def tool_error(exc: Exception) -> ToolError:
         """The error an HTTP face would answer, as MCP's tool error: its code and message."""
         error = as_answer_error(exc)
@@ -57,14 +67,19 @@ def build_mcp_server(parts: Parts) -> MCPServer:
         "list when nothing relevant is stored."
     )
     def search_documents(
-        query: str, top_k: int = 5, document_ids: list[str] | None = None
+        ctx: Context,
+        query: str,
+        top_k: int = 5,
+        document_ids: list[str] | None = None,
+        knowledge_base: str = "default",
     ) -> dict[str, Any]:
         try:
-            prepared = parts.ask_service.prepare(
+            base = library(ctx, knowledge_base)
+            prepared = base.ask_service.prepare(
                 Question(
                     text=query,
                     top_k=max(1, min(top_k, 50)),
-                    filters=_filters(parts, document_ids),
+                    filters=_filters(base, document_ids),
                 )
             )
         except Exception as exc:
@@ -88,10 +103,12 @@ def build_mcp_server(parts: Parts) -> MCPServer:
         "the answer, whether it is grounded, and the cited sources with quotes."
     )
     def ask(
+        ctx: Context,
         question: str,
         top_k: int | None = None,
         document_ids: list[str] | None = None,
         history: list[dict[str, str]] | None = None,
+        knowledge_base: str = "default",
     ) -> dict[str, Any]:
         from app.query.chat import Message
 
@@ -103,12 +120,13 @@ def build_mcp_server(parts: Parts) -> MCPServer:
             if t.get("role") in ("user", "assistant")
         )
         try:
-            answer = parts.answers.answer(
+            base = library(ctx, knowledge_base)
+            answer = base.answers.answer(
                 AnswerRequest(
                     Question(
                         text=question.strip(),
                         top_k=max(1, min(top_k or settings.retrieval.top_k, 50)),
-                        filters=_filters(parts, document_ids),
+                        filters=_filters(base, document_ids),
                         history=turns,
                     )
                 )
@@ -119,8 +137,14 @@ def build_mcp_server(parts: Parts) -> MCPServer:
         return body
 
     @server.tool(description="Lists the stored documents (newest first) with their ids.")
-    def list_documents(limit: int = 50, offset: int = 0) -> dict[str, Any]:
-        records, total = parts.catalog.page(max(1, min(limit, 500)), max(0, offset))
+    def list_documents(
+        ctx: Context, limit: int = 50, offset: int = 0, knowledge_base: str = "default"
+    ) -> dict[str, Any]:
+        try:
+            base = library(ctx, knowledge_base)
+        except Exception as exc:
+            raise tool_error(exc) from exc
+        records, total = base.catalog.page(max(1, min(limit, 500)), max(0, offset))
         return {
             "total": total,
             "documents": [
@@ -138,28 +162,25 @@ def build_mcp_server(parts: Parts) -> MCPServer:
     return server
 
 
-def http_app(server: MCPServer, settings: Settings, *, host: str) -> ASGIApp:
-    """The streamable-HTTP app, behind docrag's API keys (`DOCRAG_AUTH__API_KEYS`) when any
-    are set: the same keys, the same header, the same 401 as the HTTP API."""
+def http_app(server: MCPServer, parts: Parts, *, host: str) -> ASGIApp:
+    """The streamable-HTTP app, behind docrag's API keys when any are configured or stored:
+    the same keys, the same header, the same 401 as the HTTP API. Each tool call is then held
+    to its key's knowledge bases."""
     from starlette.datastructures import Headers
     from starlette.responses import JSONResponse
 
-    from app.api.deps import api_key_problem
     from app.api.errors import error_body
+    from app.errors import Unauthorized
 
     app = server.streamable_http_app(host=host)
-    keys = settings.auth.api_keys
-    if not keys:
-        return app
 
     async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            problem = api_key_problem(keys, Headers(scope=scope).get("authorization"))
-            if problem is not None:
+            try:
+                parts.keys.caller(Headers(scope=scope).get("authorization"))
+            except Unauthorized as e:
                 response = JSONResponse(
-                    error_body("unauthorized", problem),
-                    status_code=401,
-                    headers={"WWW-Authenticate": "Bearer"},
+                    error_body(e.code, e.message), status_code=401, headers=e.headers
                 )
                 await response(scope, receive, send)
                 return

@@ -1,348 +1,309 @@
-"""The composition root's result: long-lived parts built once, and an immutable snapshot of
-the parts bound to the active index, swapped as a whole when `docrag reindex` switches it."""
+"""The composition root's result: what one process builds once (the embedding model's users,
+the Chroma client, the parse pool, the reranker, the chat model), the knowledge bases and
+their keys, and one `Library` per knowledge base (app/library.py)."""
 
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
-from dataclasses import dataclass, field, replace
-from datetime import timedelta
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-from app.broker import build_job_queue
-from app.builders import (
-    build_catalog,
-    build_chat_model,
-    build_embedder,
-    build_lexical,
-    build_parser,
-    build_pipeline,
-    build_question_path,
-    build_registry,
-    build_reranker,
-    connect,
-    same_model,
-)
+from app.access import Caller, KeyStore, Role
+from app.builders import build_chat_model, build_parser, build_reranker, connect
 from app.config import Settings
+from app.errors import DocragError, KnowledgeBaseExists, KnowledgeBaseNotFound
+from app.library import IndexParts, Library, Shared, UsesShared, build_library
 from app.query.answering import AskService
-from app.query.chat import ChatModel
 from app.query.dispatch import AnswerDispatch
-from app.query.rerank import Reranker
+from app.query.federation import FederatedAskService
 from app.query.retrieval import HybridRetriever
+from ingest import store as store_module
 from ingest.catalog import DocumentCatalog, DocumentRecord
-from ingest.embedding import Embedder, same_fingerprint
-from ingest.jobs import IngestJobs, JobStore
-from ingest.lexical import LexicalIndex
-from ingest.parsing import ProcessParser
+from ingest.embedding import Embedder
+from ingest.ids import DEFAULT_KNOWLEDGE_BASE
+from ingest.jobs import IngestJobs
+from ingest.knowledge_bases import KnowledgeBase, KnowledgeBaseStore, check_name
 from ingest.pipeline import IngestPipeline
-from ingest.recovery import recover
-from ingest.reindex import ActiveIndex, IndexRegistry, reembed
+from ingest.reindex import ActiveIndex, IndexRegistry
 from ingest.store import ChromaChunkStore, ChromaRecordStore
 
 logger = logging.getLogger(__name__)
 
-# With a shared Chroma server another process may be mid-ingest when this one starts.
-SERVER_RECOVERY_GRACE = timedelta(minutes=30)
-# How often a running service looks whether `docrag reindex` switched the index.
-INDEX_CHECK_INTERVAL_S = 1.0
-SWITCH_RETRY_S = 60.0
+# How often a process re-reads the list of bases, to follow bases another process made or
+# deleted (with a shared Chroma server).
+BASES_CHECK_INTERVAL_S = 2.0
 
 
-@dataclass(frozen=True)
-class IndexParts:
-    """Everything bound to one chunk collection and its embedding model. A request takes one
-    snapshot and keeps it, so it never mixes two indexes."""
+class Catalogs:
+    """The catalogs of the bases a question is asked of, looked up as one."""
 
-    index: ActiveIndex
-    embedder: Embedder
-    store: ChromaChunkStore
-    lexical: LexicalIndex
-    pipeline: IngestPipeline
-    retriever: HybridRetriever
-    ask_service: AskService
-    answers: AnswerDispatch  # every face's one way to answer (app/query/dispatch.py)
+    def __init__(self, catalogs: Sequence[DocumentCatalog]) -> None:
+        self._catalogs = list(catalogs)
+
+    def get_many(self, document_ids: list[str]) -> dict[str, DocumentRecord]:
+        found: dict[str, DocumentRecord] = {}
+        for catalog in self._catalogs:
+            missing = [d for d in document_ids if d not in found]
+            if not missing:
+                break
+            found.update(catalog.get_many(missing))
+        return found
 
 
-def build_index_parts(
-    settings: Settings,
-    client: Any,
-    index: ActiveIndex,
-    embedder: Embedder,
-    *,
-    catalog: DocumentCatalog,
-    parser: ProcessParser | None,
-    reranker: Reranker,
-    chat_model: ChatModel | None,
-) -> IndexParts:
-    store = ChromaChunkStore(client, index.collection, embedder.fingerprint)
-    lexical = build_lexical(settings, client, store)
-    pipeline = build_pipeline(settings, embedder, store, catalog, parser=parser, lexical=lexical)
-    retriever, ask_service = build_question_path(
-        settings,
-        embedder=embedder,
-        store=store,
-        catalog=catalog,
-        lexical=lexical,
-        reranker=reranker,
-        chat_model=chat_model,
-    )
-    answers = AnswerDispatch(ask_service, chat_model, settings.llm.agent_max_steps)
-    return IndexParts(index, embedder, store, lexical, pipeline, retriever, ask_service, answers)
+class DefaultBaseKept(DocragError, status=409, code="default_knowledge_base"):
+    """The default knowledge base cannot be deleted."""
 
 
 @dataclass
-class Parts:
-    """The parts of one process. The long-lived ones never change; `current` is replaced as a
-    whole by `follow_index`, the one step that follows a reindex."""
+class Parts(UsesShared):
+    """The parts of one process."""
 
-    settings: Settings
-    client: Any
-    catalog: DocumentCatalog
-    registry: IndexRegistry
-    parser: ProcessParser | None
-    reranker: Reranker
-    chat_model: ChatModel | None
-    current: IndexParts
-    jobs: IngestJobs | None = None
-    configured_fingerprint: str | None = None  # known when the embedder was handed in
-    _checked_at: float = field(default=0.0, repr=False)
-    _recovery: threading.Thread | None = field(default=None, repr=False)
-    _switch_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    shared: Shared
+    bases: KnowledgeBaseStore
+    keys: KeyStore
+    libraries: dict[str, Library]
+    embedder: Embedder | None = None  # handed in (tests): every base uses it
+    recover_now: bool = True
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _listed_at: float = field(default=0.0, repr=False)
+    _started: bool = field(default=False, repr=False)
 
-    # The active snapshot's parts, for callers outside a request (CLI, MCP, tests).
+    @property
+    def settings(self) -> Settings:
+        return self.shared.settings
+
+    # --- knowledge bases
+
+    def library(self, name: str) -> Library:
+        """The parts of a base; raises `KnowledgeBaseNotFound`. Follows bases that another
+        process sharing the Chroma server made or deleted."""
+        with self._lock:
+            self._follow_bases()
+            found = self.libraries.get(name)
+        if found is None:
+            raise KnowledgeBaseNotFound(name)
+        return found
+
+    def library_for(self, caller: Caller, name: str, role: Role) -> Library:
+        """The one scope check every face makes: the key's role on the base, then the base's
+        parts, switched to the index `docrag reindex` made active."""
+        caller.require(name, role)
+        library = self.library(name)
+        library.follow_index()
+        return library
+
+    def answering(
+        self, caller: Caller, names: Sequence[str]
+    ) -> tuple[list[Library], Catalogs, AnswerDispatch]:
+        """What answers a question asked of these bases (each checked for the caller), and
+        their catalogs as one, where the question's document ids must be."""
+        libraries = [self.library_for(caller, name, "read") for name in dict.fromkeys(names)]
+        catalogs = Catalogs([library.catalog for library in libraries])
+        if len(libraries) == 1:
+            return libraries, catalogs, libraries[0].answers
+        service = FederatedAskService([library.ask_service for library in libraries])
+        dispatch = AnswerDispatch(service, self.chat_model, self.settings.llm.agent_max_steps)
+        return libraries, catalogs, dispatch
+
+    def readable_by(self, caller: Caller) -> list[Library]:
+        return [lib for lib in self.all_libraries() if caller.role_on(lib.name) is not None]
+
+    def all_libraries(self) -> list[Library]:
+        with self._lock:
+            self._follow_bases()
+            return list(self.libraries.values())
+
+    def create_base(self, base: KnowledgeBase) -> Library:
+        check_name(base.name)
+        with self._lock:
+            self._follow_bases(force=True)
+            if base.name in self.libraries:
+                raise KnowledgeBaseExists(base.name)
+            base = self.bases.put(base)
+            return self._open(base)
+
+    def update_base(self, base: KnowledgeBase) -> Library:
+        """Records what a base sets for itself and rebuilds its parts with it."""
+        with self._lock:
+            self.bases.put(base)
+            old = self.libraries.pop(base.name, None)
+            if old is not None:
+                old.request_stop()
+                old.close()
+            return self._open(base)
+
+    def sync_status(self, name: str) -> dict[str, object] | None:
+        """The folder sync of a base, when it is bound to a folder."""
+        library = self.libraries.get(name)
+        if library is None or not library.base.sync_folder:
+            return None
+        return {
+            "folder": library.base.sync_folder,
+            "watch": library.base.watch,
+            "state": "idle",
+        }
+
+    def delete_base(self, name: str) -> None:
+        """Removes a base: its chunks, lexical entries, catalog, jobs, stored files and keys."""
+        if name == DEFAULT_KNOWLEDGE_BASE:
+            raise DefaultBaseKept(
+                "the default knowledge base cannot be deleted; delete its documents instead"
+            )
+        library = self.library(name)
+        with self._lock:
+            self.libraries.pop(name, None)
+        library.request_stop()
+        library.close()
+        prefix = library.settings.chroma.collection
+        for collection in store_module.collection_names(self.client):
+            if collection.startswith(prefix + "_"):
+                store_module.drop_collection(self.client, collection)
+        lexical = self.settings.data_dir / "lexical"
+        if lexical.is_dir():
+            for directory in lexical.iterdir():
+                if directory.name == prefix or directory.name.startswith(prefix + "_"):
+                    shutil.rmtree(directory, ignore_errors=True)
+        shutil.rmtree(library.settings.base_dir, ignore_errors=True)
+        self.keys.delete_for(name)
+        self.bases.delete(name)
+        logger.info("deleted knowledge base %s", name)
+
+    def _follow_bases(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._listed_at < BASES_CHECK_INTERVAL_S:
+            return
+        self._listed_at = now
+        try:
+            listed = {base.name: base for base in self.bases.all()}
+        except Exception as e:  # Chroma unreachable: the request itself will say so
+            logger.warning("cannot read the list of knowledge bases: %s", e)
+            return
+        for name in list(self.libraries):
+            if name not in listed:
+                gone = self.libraries.pop(name)
+                gone.request_stop()
+                gone.close()
+        for name, base in listed.items():
+            if name not in self.libraries:
+                self._open(base)
+
+    def _open(self, base: KnowledgeBase) -> Library:
+        default = self.libraries.get(DEFAULT_KNOWLEDGE_BASE)
+        embedder = self.embedder
+        if embedder is None and default is not None and not default.reindex_needed:
+            embedder = default.embedder  # loaded once per process
+        library = build_library(self.shared, base, embedder=embedder, recover_now=self.recover_now)
+        self.libraries[base.name] = library
+        if self._started:
+            library.start_background_work()
+        return library
+
+    # --- the default base's parts, for callers outside a request (CLI, MCP, tests)
+
+    @property
+    def default(self) -> Library:
+        return self.libraries[DEFAULT_KNOWLEDGE_BASE]
+
+    @property
+    def current(self) -> IndexParts:
+        return self.default.current
+
+    @property
+    def catalog(self) -> DocumentCatalog:
+        return self.default.catalog
+
+    @property
+    def registry(self) -> IndexRegistry:
+        return self.default.registry
+
+    @property
+    def jobs(self) -> IngestJobs | None:
+        return self.default.jobs
+
     @property
     def store(self) -> ChromaChunkStore:
-        return self.current.store
+        return self.default.store
 
     @property
     def pipeline(self) -> IngestPipeline:
-        return self.current.pipeline
-
-    @property
-    def embedder(self) -> Embedder:
-        return self.current.embedder
+        return self.default.pipeline
 
     @property
     def retriever(self) -> HybridRetriever:
-        return self.current.retriever
+        return self.default.retriever
 
     @property
     def ask_service(self) -> AskService:
-        return self.current.ask_service
+        return self.default.ask_service
 
     @property
     def answers(self) -> AnswerDispatch:
-        return self.current.answers
+        return self.default.answers
 
     @property
     def index(self) -> ActiveIndex:
-        return self.current.index
-
-    def start_background_work(self) -> None:
-        """Resumes the ingest jobs an earlier run left unfinished and starts the job workers:
-        only the API server does this, never a CLI command. The clean-up after a crash runs
-        beside them, so start-up does not wait for a sweep of the whole library (what a crash
-        left is invisible to questions meanwhile: only ready documents answer)."""
-        if self._recovery is None:
-            self._recovery = threading.Thread(
-                target=recover,
-                args=(self.current.pipeline, self._recovery_grace),
-                name="docrag-recovery",
-                daemon=True,
-            )
-            self._recovery.start()
-        if self.jobs is not None:
-            self.jobs.recover(self._recovery_grace)
-            self.jobs.start()
-
-    def close(self) -> None:
-        if self._recovery is not None:
-            self._recovery.join(timeout=30)
-        if self.jobs is not None:
-            self.jobs.request_stop()
-        if self.parser is not None:
-            self.parser.close()  # a job's parse in progress ends now; the job is requeued
-        if self.jobs is not None:
-            self.jobs.close()
-
-    @property
-    def _recovery_grace(self) -> timedelta:
-        return SERVER_RECOVERY_GRACE if self.settings.chroma.host else timedelta(0)
-
-    @property
-    def chroma_description(self) -> str:
-        chroma = self.settings.chroma
-        if chroma.host:
-            return f"server {chroma.host}:{chroma.port}"
-        return f"embedded {self.settings.chroma_dir}"
+        return self.default.index
 
     @property
     def reindex_needed(self) -> bool:
-        """The configured embedding model is not the one the active index was built with."""
-        if self.configured_fingerprint is not None:
-            return not same_fingerprint(self.configured_fingerprint, self.index.fingerprint)
-        return not same_model(self.index.model, self.settings.embedding.model)
+        return self.default.reindex_needed
 
-    def follow_index(self, max_age_s: float = INDEX_CHECK_INTERVAL_S) -> bool:
-        """Switches to the index `docrag reindex` made active, if it changed; True if it did.
-        Looks at the pointer at most every `max_age_s` seconds."""
-        now = time.monotonic()
-        if now - self._checked_at < max_age_s:
-            return False
-        self._checked_at = now
-        try:
-            active = self.registry.active()
-        except Exception as e:  # Chroma unreachable: the request itself will say so
-            logger.warning("cannot read the active index pointer: %s", e)
-            return False
-        if active is None or active == self.index:
-            return False
-        with self._switch_lock:
-            previous = self.current
-            if active == previous.index:
-                return False
-            try:
-                embedder = (
-                    previous.embedder
-                    if same_fingerprint(previous.embedder.fingerprint, active.fingerprint)
-                    else build_embedder(self.settings, active.model)
-                )
-                parts = self._index_parts(active, embedder)
-            except Exception:
-                # Keep answering from the index in use; try again in a minute.
-                logger.exception("cannot switch to index %s; staying on it", active.collection)
-                self._checked_at = now + SWITCH_RETRY_S
-                return False
-            self.current = parts
-            if self.jobs is not None:
-                self.jobs.use_pipeline(parts.pipeline)
-        logger.info(
-            "switched to index %s (model %s) from %s",
-            active.collection,
-            active.model,
-            previous.index.collection,
-        )
-        return True
+    @property
+    def chroma_description(self) -> str:
+        return self.default.chroma_description
 
-    def _index_parts(self, index: ActiveIndex, embedder: Embedder) -> IndexParts:
-        parts = build_index_parts(
-            self.settings,
-            self.client,
-            index,
-            embedder,
-            catalog=self.catalog,
-            parser=self.parser,
-            reranker=self.reranker,
-            chat_model=self.chat_model,
-        )
-        self._watch(parts)
-        return parts
+    def follow_index(self, max_age_s: float = 1.0) -> bool:
+        return self.default.follow_index(max_age_s)
 
-    def _watch(self, parts: IndexParts) -> None:
-        written_to = parts.store.name
-        parts.pipeline.after_ready = lambda record: self._carry_over(written_to, record)
+    # --- lifecycle
 
-    def _carry_over(self, written_to: str, record: DocumentRecord) -> None:
-        """An upload or replace that began before a reindex switch finishes into the old
-        collection; its chunks are then written again into the active one."""
-        active = self.registry.active()
-        if active is None or active.collection == written_to:
-            return
-        self.follow_index(max_age_s=0)
-        current = self.current
-        if current.store.name != active.collection:
-            return  # could not switch (logged); the next reindex will catch it
-        current.pipeline.discard_chunks(record.id)  # through the lexical index too
-        chunks = reembed(current.pipeline, record)
-        stored = self.catalog.get(record.id)
-        if stored is not None and stored.generation == record.generation:
-            if stored.chunks != chunks:
-                self.catalog.put(replace(stored, chunks=chunks))
-        logger.info(
-            "document %s was stored into %s after the switch; copied into %s",
-            record.id,
-            written_to,
-            current.store.name,
-        )
+    def start_background_work(self) -> None:
+        """Resumes every base's unfinished jobs and starts the job workers: only the API
+        server does this, never a CLI command."""
+        with self._lock:
+            self._started = True
+            for library in self.libraries.values():
+                library.start_background_work()
 
-
-def resolve_index(
-    settings: Settings, registry: IndexRegistry, embedder: Embedder | None
-) -> tuple[ActiveIndex, Embedder, bool]:
-    """The active index and the model to query it with. Before any reindex that is the first
-    collection and the configured model. When the configured model differs from the one
-    the active index was built with, the index keeps working with its own model (loaded by
-    the name it recorded) until `docrag reindex` builds one with the configured model."""
-    active = registry.active()
-    if active is None:
-        embedder = embedder or build_embedder(settings)
-        return (
-            ActiveIndex(registry.legacy_collection, settings.embedding.model, embedder.fingerprint),
-            embedder,
-            False,
-        )
-    if embedder is not None and same_fingerprint(embedder.fingerprint, active.fingerprint):
-        return active, embedder, True
-    if embedder is None and same_model(active.model, settings.embedding.model):
-        return active, build_embedder(settings), True
-    logger.warning(
-        "the active index %s was built with embedding model %s, not the configured %s: "
-        "answering with %s until `docrag reindex` re-embeds the documents with the new one",
-        active.collection,
-        active.model,
-        embedder.fingerprint if embedder is not None else settings.embedding.model,
-        active.model,
-    )
-    return active, build_embedder(settings, active.model), True
+    def close(self) -> None:
+        with self._lock:
+            libraries = list(self.libraries.values())
+        for library in libraries:
+            library.request_stop()
+        if self.parser is not None:
+            self.parser.close()  # a job's parse in progress ends now; the job is requeued
+        for library in libraries:
+            library.close()
 
 
 def build_parts(
     settings: Settings, *, embedder: Embedder | None = None, recover_now: bool = True
 ) -> Parts:
-    """All the parts; with `recover_now` (the CLI) the crash clean-up runs before this returns,
-    without it (the server) `start_background_work` runs it in the background."""
+    """All the parts of a process, every knowledge base's included."""
     client = connect(settings)
-    catalog = build_catalog(settings, client)
-    registry = build_registry(settings, client)
-    active, index_embedder, recorded = resolve_index(settings, registry, embedder)
-    parser = build_parser(settings)
-    reranker = build_reranker(settings)
-    chat_model = build_chat_model(settings)
-    current = build_index_parts(
-        settings,
-        client,
-        active,
-        index_embedder,
-        catalog=catalog,
-        parser=parser,
-        reranker=reranker,
-        chat_model=chat_model,
-    )
-    parts = Parts(
+    shared = Shared(
         settings=settings,
         client=client,
-        catalog=catalog,
-        registry=registry,
-        parser=parser,
-        reranker=reranker,
-        chat_model=chat_model,
-        current=current,
-        configured_fingerprint=embedder.fingerprint if embedder is not None else None,
+        parser=build_parser(settings),
+        reranker=build_reranker(settings),
+        chat_model=build_chat_model(settings),
     )
-    parts._watch(current)
-    if not recorded:
-        registry.activate(active)  # only once the collection opened with this model
-    parts.jobs = IngestJobs(
-        pipeline=parts.current.pipeline,
-        catalog=catalog,
-        jobs=JobStore(ChromaRecordStore(client, f"{settings.chroma.collection}_jobs")),
-        spool_dir=settings.data_dir / "incoming",
-        workers=settings.limits.ingest_workers,
-        before_job=parts.follow_index,
-        broker=build_job_queue(settings),  # None: the jobs run in this process
+    prefix = settings.chroma.collection
+    parts = Parts(
+        shared=shared,
+        bases=KnowledgeBaseStore(ChromaRecordStore(client, f"{prefix}_knowledge_bases")),
+        keys=KeyStore(ChromaRecordStore(client, f"{prefix}_keys"), settings.auth.api_keys),
+        libraries={},
+        embedder=embedder,
+        recover_now=recover_now,
     )
-    parts._checked_at = time.monotonic()
-    if recover_now:
-        recover(parts.current.pipeline, parts._recovery_grace)
+    with parts._lock:
+        # The default base first: the others reuse its embedding model.
+        parts._open(
+            parts.bases.get(DEFAULT_KNOWLEDGE_BASE) or KnowledgeBase(DEFAULT_KNOWLEDGE_BASE)
+        )
+        parts._follow_bases(force=True)
     return parts

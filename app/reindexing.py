@@ -30,7 +30,7 @@ from ingest.reindex import Reindexer, ReindexLease, ReindexReport, ReindexRunnin
 from ingest.store import ChromaChunkStore, ChromaRecordStore
 
 if TYPE_CHECKING:
-    from app.parts import Parts
+    from app.library import Library
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ class ReindexRunner:
     """Runs one reindex at a time in the service's process (the only way with embedded
     Chroma, which belongs to one process), then switches the service over at once."""
 
-    def __init__(self, parts: Parts) -> None:
+    def __init__(self, parts: Library) -> None:
         self._parts = parts
         self._lock = threading.Lock()
         self._status = ReindexStatus()

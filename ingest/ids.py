@@ -51,8 +51,9 @@ def sibling_chunk_id(chunk_id: str, ordinal: int) -> str:
 
 
 DEFAULT_KNOWLEDGE_BASE = "default"
-# URL-safe, and valid inside a Chroma collection name once prefixed.
-KNOWLEDGE_BASE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
+# URL-safe and valid inside a Chroma collection name. No "_": a base's collections are its
+# prefix, "_" and a suffix, so no base's prefix + "_" starts another base's collection name.
+KNOWLEDGE_BASE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
 
 
 def knowledge_base_prefix(prefix: str, knowledge_base: str) -> str:

@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse, format_sse_event
 
-from app.api.deps import AnswersDep, CatalogDep, SettingsDep
+from app.api.deps import BaseNameDep, CallerDep, PartsDep, SettingsDep
 from app.api.errors import error_body
 from app.api.mappers import documents_still_reading, to_citation, to_question, to_response
 from app.api.schemas import (
@@ -121,15 +121,23 @@ def agent_tool_choice(request: AskRequest) -> str | None:
     },
 )
 async def ask(
-    request: AskRequest, settings: SettingsDep, catalog: CatalogDep, answers: AnswersDep
+    request: AskRequest,
+    settings: SettingsDep,
+    parts: PartsDep,
+    caller: CallerDep,
+    knowledge_base: BaseNameDep,
 ) -> Response:
-    """Answers a question from the stored documents, citing them as [n]; streamed with
-    `"stream": true`."""
+    """Answers a question from the stored documents of one knowledge base (or several, with
+    `knowledge_bases`), citing them as [n]; streamed with `"stream": true`."""
     generation = request.generation
     include_reasoning = bool(generation and generation.include_reasoning)
     tool_choice = agent_tool_choice(request)
-    question = await run_in_threadpool(to_question, request, settings, catalog)
-    reading = await run_in_threadpool(documents_still_reading, catalog, question.filters)
+    names = request.knowledge_bases or [request.knowledge_base or knowledge_base]
+    libraries, catalogs, answers = await run_in_threadpool(parts.answering, caller, names)
+    question = await run_in_threadpool(to_question, request, settings, catalogs)
+    reading = await run_in_threadpool(
+        documents_still_reading, libraries[0].catalog, question.filters
+    )
     result = await answers.respond(
         AnswerRequest(question, request.mode, request.stream, tool_choice)
     )

@@ -1,26 +1,32 @@
-"""What routes declare in their signatures: one `Annotated` alias per part. The parts bound
-to the active index come from one snapshot per request (FastAPI caches a dependency within a
-request), so a request never mixes two indexes."""
+"""What routes declare in their signatures: one `Annotated` alias per part. A request's
+knowledge base is chosen here, once, and its key's scope checked here, so no route can
+forget it: every part a route receives belongs to a base the key may use. The parts bound to
+a base's active index come from one snapshot per request (FastAPI caches a dependency within
+a request), so a request never mixes two indexes."""
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import SecretStr
 
+from app.access import Caller
 from app.config import Settings
-from app.errors import Unauthorized
-from app.parts import IndexParts, Parts
+from app.errors import Forbidden
+from app.library import IndexParts, Library
+from app.parts import Parts
 from app.query.dispatch import AnswerDispatch
 from app.reindexing import ReindexRunner
 from ingest.catalog import DocumentCatalog
 from ingest.errors import StoreUnavailable
+from ingest.files import StoredFiles
+from ingest.ids import DEFAULT_KNOWLEDGE_BASE
 from ingest.jobs import IngestJobs
 from ingest.pipeline import IngestPipeline
+
+# Declared so that the OpenAPI document (and /docs) shows the bearer scheme.
+_bearer = HTTPBearer(auto_error=False)
 
 
 def _parts(request: Request) -> Parts:
@@ -28,80 +34,113 @@ def _parts(request: Request) -> Parts:
     return parts
 
 
-def follow_index(request: Request) -> None:
-    """The one step that follows a reindex: a running service switches to the index
-    `docrag reindex` made active. Mounted before every router's own dependencies."""
-    _parts(request).follow_index()
+PartsDep = Annotated[Parts, Depends(_parts)]
 
 
-def _index_parts(request: Request) -> IndexParts:
-    return _parts(request).current
+def _caller(
+    parts: PartsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    """Who is asking: raises `Unauthorized` when keys are required and this one is not one."""
+    return parts.keys.caller(
+        f"Bearer {credentials.credentials}" if credentials is not None else None
+    )
 
 
-def _settings(request: Request) -> Settings:
-    return _parts(request).settings
+CallerDep = Annotated[Caller, Depends(_caller)]
 
 
-def _catalog(request: Request) -> DocumentCatalog:
-    return _parts(request).catalog
+def require_api_key(caller: CallerDep) -> None:
+    """Mounted on every router but /health: a request without a valid key goes no further."""
 
 
-def _jobs(request: Request) -> IngestJobs:
-    jobs = _parts(request).jobs
-    if jobs is None:
+def require_admin_of_all(caller: CallerDep) -> Caller:
+    if not caller.manages_all:
+        raise Forbidden(
+            "this needs an admin key for every knowledge base (one from DOCRAG_AUTH__API_KEYS, "
+            "or made with docrag keys create --knowledge-base '*' --role admin)"
+        )
+    return caller
+
+
+async def _base_name(
+    request: Request,
+    knowledge_base: Annotated[
+        str | None,
+        Query(
+            description="the knowledge base (default: `default`); uploads may send it as a "
+            "form field instead",
+            max_length=48,
+        ),
+    ] = None,
+) -> str:
+    if knowledge_base is None:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+            value = (await request.form()).get("knowledge_base")  # read once, cached
+            knowledge_base = value if isinstance(value, str) and value else None
+    return knowledge_base or DEFAULT_KNOWLEDGE_BASE
+
+
+BaseNameDep = Annotated[str, Depends(_base_name)]
+
+
+def _reading(parts: PartsDep, caller: CallerDep, name: BaseNameDep) -> Library:
+    return parts.library_for(caller, name, "read")
+
+
+def _writing(parts: PartsDep, caller: CallerDep, name: BaseNameDep) -> Library:
+    return parts.library_for(caller, name, "write")
+
+
+def _administering(parts: PartsDep, caller: CallerDep, name: BaseNameDep) -> Library:
+    return parts.library_for(caller, name, "admin")
+
+
+LibraryDep = Annotated[Library, Depends(_reading)]
+WritableLibraryDep = Annotated[Library, Depends(_writing)]
+AdminLibraryDep = Annotated[Library, Depends(_administering)]
+
+
+def _index_parts(library: LibraryDep) -> IndexParts:
+    return library.current
+
+
+def _settings(parts: PartsDep) -> Settings:
+    return parts.settings
+
+
+def _catalog(library: LibraryDep) -> DocumentCatalog:
+    return library.catalog
+
+
+def _files(library: LibraryDep) -> StoredFiles:
+    return library.files
+
+
+def _jobs(library: LibraryDep) -> IngestJobs:
+    if library.jobs is None:
         raise StoreUnavailable("background ingestion is not running in this process")
-    return jobs
+    return library.jobs
 
 
-def _pipeline(index: Annotated[IndexParts, Depends(_index_parts)]) -> IngestPipeline:
-    return index.pipeline
+def _pipeline(library: WritableLibraryDep) -> IngestPipeline:
+    return library.current.pipeline
 
 
 def _answers(index: Annotated[IndexParts, Depends(_index_parts)]) -> AnswerDispatch:
     return index.answers
 
 
-def _reindexer(request: Request) -> ReindexRunner:
-    runner: ReindexRunner = request.app.state.reindexer
-    return runner
+def _reindexer(library: AdminLibraryDep) -> ReindexRunner:
+    return library.reindexer
 
 
-PartsDep = Annotated[Parts, Depends(_parts)]  # for /health and /index, which describe them all
 IndexDep = Annotated[IndexParts, Depends(_index_parts)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 CatalogDep = Annotated[DocumentCatalog, Depends(_catalog)]
+FilesDep = Annotated[StoredFiles, Depends(_files)]
 JobsDep = Annotated[IngestJobs, Depends(_jobs)]
 PipelineDep = Annotated[IngestPipeline, Depends(_pipeline)]
 AnswersDep = Annotated[AnswerDispatch, Depends(_answers)]
 ReindexerDep = Annotated[ReindexRunner, Depends(_reindexer)]
-
-# Declared so that the OpenAPI document (and /docs) shows the bearer scheme.
-_bearer = HTTPBearer(auto_error=False)
-
-
-def api_key_problem(keys: Sequence[SecretStr], authorization: str | None) -> str | None:
-    """Why a request's Authorization header does not pass (None when it does, or when no
-    keys are configured). Every key is compared in constant time, so the time taken does not
-    tell which prefix matched."""
-    if not keys:
-        return None
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return "this docrag requires an API key: send the header 'Authorization: Bearer <key>'"
-    given = token.strip().encode()
-    matched = False
-    for key in keys:
-        matched |= hmac.compare_digest(given, key.get_secret_value().encode())
-    return None if matched else "the API key is not valid"
-
-
-def require_api_key(
-    settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    problem = api_key_problem(
-        settings.auth.api_keys,
-        f"Bearer {credentials.credentials}" if credentials is not None else None,
-    )
-    if problem is not None:
-        raise Unauthorized(problem, headers={"WWW-Authenticate": "Bearer"})

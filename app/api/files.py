@@ -8,9 +8,8 @@ from urllib.parse import quote
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
-from app.api.deps import CatalogDep, SettingsDep
+from app.api.deps import CatalogDep, FilesDep
 from app.errors import DocumentNotFound
-from ingest.files import StoredFiles
 
 router = APIRouter(prefix="/documents", tags=["documents"])
 
@@ -32,13 +31,13 @@ def inline_disposition(filename: str) -> str:
         404: {"description": "no such document"},
     },
 )
-def get_document_file(document_id: str, catalog: CatalogDep, settings: SettingsDep) -> FileResponse:
+def get_document_file(document_id: str, catalog: CatalogDep, files: FilesDep) -> FileResponse:
     """The original file as it was uploaded (the current version after a replace), with its
     content type, shown inline by a browser."""
     record = catalog.get(document_id)
     if record is None:
         raise DocumentNotFound(document_id)
-    path = StoredFiles(settings.files_dir).path_of(record.id, record.generation)
+    path = files.path_of(record.id, record.generation)
     if not path.is_file():
         raise DocumentNotFound(document_id)
     headers = {

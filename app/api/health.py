@@ -19,7 +19,9 @@ def _version() -> str:
 
 @router.get("/health", response_model=HealthResponse)
 def health(parts: PartsDep) -> HealthResponse:
-    """Liveness, and what this service is configured with. Never needs an API key."""
+    """Liveness, and what this service is configured with (its default knowledge base's
+    index). Never needs an API key."""
+    parts.follow_index()
     return HealthResponse(
         status="ok",
         version=_version(),
@@ -32,5 +34,5 @@ def health(parts: PartsDep) -> HealthResponse:
         reranker=parts.reranker.name,
         documents=parts.catalog.count(),
         chunks=parts.store.count(),
-        auth=bool(parts.settings.auth.api_keys),
+        auth=parts.keys.required,
     )

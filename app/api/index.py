@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from app.api.deps import PartsDep, ReindexerDep
+from app.api.deps import LibraryDep, ReindexerDep
 from app.api.schemas import IndexPublic, ReindexPublic
 from app.errors import ReindexConflict
 from app.reindexing import ReindexStatus
@@ -21,15 +21,16 @@ def _public(status: ReindexStatus) -> ReindexPublic:
 
 
 @router.get("", response_model=IndexPublic)
-def get_index(parts: PartsDep, runner: ReindexerDep) -> IndexPublic:
-    """Which collection and model answer questions, and the progress of a reindex."""
+def get_index(library: LibraryDep) -> IndexPublic:
+    """Which collection and model answer a knowledge base's questions, and the progress of
+    its reindex."""
     return IndexPublic(
-        collection=parts.store.name,
-        embedding_model=parts.index.model,
-        configured_model=parts.settings.embedding.model,
-        reindex_needed=parts.reindex_needed,
-        chunks=parts.store.count(),
-        reindex=_public(runner.status()),
+        collection=library.store.name,
+        embedding_model=library.index.model,
+        configured_model=library.settings.embedding.model,
+        reindex_needed=library.reindex_needed,
+        chunks=library.store.count(),
+        reindex=_public(library.reindexer.status()),
     )
 
 
@@ -45,9 +46,9 @@ def start_reindex(
         bool, Query(description="keep the old collection after the switch")
     ] = False,
 ) -> ReindexPublic:
-    """Embeds every stored document again, from its original file, with the configured
-    model and chunking into a new collection, then switches to it. Questions are answered
-    from the old index until then. Follow it with GET /index."""
+    """Embeds every stored document of a knowledge base again, from its original file, with
+    the configured model and chunking into a new collection, then switches to it. Questions
+    are answered from the old index until then. Follow it with GET /index."""
     try:
         status = runner.start(skip_failed=skip_failed, keep_previous=keep_previous)
     except ReindexRunning as e:

@@ -4,7 +4,7 @@ The routers, the CLI and the MCP server all use these."""
 from __future__ import annotations
 
 from dataclasses import fields
-from typing import Any
+from typing import Any, Protocol
 
 from app.api.schemas import (
     AgentStepPublic,
@@ -31,7 +31,13 @@ from ingest.catalog import DocumentCatalog, DocumentRecord, still_reading
 from ingest.jobs import JobRecord
 
 
-def to_question(request: AskRequest, settings: Settings, catalog: DocumentCatalog) -> Question:
+class DocumentLookup(Protocol):
+    """Where a question's document ids must be: one base's catalog, or several's."""
+
+    def get_many(self, document_ids: list[str]) -> dict[str, DocumentRecord]: ...
+
+
+def to_question(request: AskRequest, settings: Settings, catalog: DocumentLookup) -> Question:
     if len(request.question) > settings.limits.max_question_chars:
         raise InvalidRequest(
             f"question: {len(request.question)} characters, the limit is "

@@ -1,9 +1,10 @@
 """The OpenAI-compatible API: `openai.OpenAI(base_url="http://host:8000/v1")` works unchanged.
 
-The model `docrag-rag` answers from the documents. The last user message is the question,
-earlier user and assistant messages are the history; system messages are ignored, docrag's own
-rules apply. An assistant message after the question is a prefill the answer starts with
-(DeepSeek's `prefix` and Kimi's `partial` flags are accepted, not needed). The cited answer
+The model `docrag/<name>` answers from knowledge base <name> (`docrag-rag`, from the
+default). The last user message is the question, earlier user and assistant messages are the
+history; system messages are ignored, docrag's own rules apply. An assistant message after the
+question is a prefill the answer starts with (DeepSeek's `prefix` and Kimi's `partial` flags
+are accepted, not needed). The cited answer
 is the message content; the checked citations and the sources are under the extra field
 `docrag` (documented in the README's "Clients" section)."""
 
@@ -23,7 +24,7 @@ from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse, format_sse_event
 from pydantic import ValidationError
 
-from app.api.deps import AnswersDep, CatalogDep, SettingsDep
+from app.api.deps import CallerDep, PartsDep, SettingsDep
 from app.api.mappers import to_citation, to_generation_params, to_question
 from app.api.openai_errors import OpenAIErrorRoute, openai_error
 from app.api.openai_schemas import (
@@ -43,25 +44,40 @@ from app.errors import InvalidRequest, ModelNotFound
 from app.query.answers import Answer, Finished, SourcesFound, TextDelta
 from app.query.chat import ReasoningDelta, Usage
 from app.query.dispatch import AnswerRequest, AnswerStream, StreamFailed
+from ingest.ids import DEFAULT_KNOWLEDGE_BASE
 
-RAG_MODEL = "docrag-rag"
+RAG_MODEL = "docrag-rag"  # the default knowledge base, as before knowledge bases
+BASE_MODEL_PREFIX = "docrag/"  # docrag/<name>: one model per knowledge base
 _STARTED = int(time.time())
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"], route_class=OpenAIErrorRoute)
 
 
 @router.get("/models", response_model=ModelsPublic)
-def list_models() -> ModelsPublic:
-    """The models this endpoint serves: `docrag-rag` answers from the documents."""
-    return ModelsPublic(data=[ModelPublic(id=RAG_MODEL, created=_STARTED, owned_by="docrag")])
+def list_models(parts: PartsDep, caller: CallerDep) -> ModelsPublic:
+    """The models this endpoint serves: `docrag/<name>` answers from knowledge base <name>,
+    for every base this key can read (`docrag-rag`, not listed, still names the default)."""
+    ids = [BASE_MODEL_PREFIX + library.name for library in parts.readable_by(caller)]
+    return ModelsPublic(
+        data=[ModelPublic(id=model, created=_STARTED, owned_by="docrag") for model in ids]
+    )
+
+
+def knowledge_base_of(model: str) -> str:
+    """The knowledge base a model name answers from."""
+    if model == RAG_MODEL:
+        return DEFAULT_KNOWLEDGE_BASE
+    if model.startswith(BASE_MODEL_PREFIX) and len(model) > len(BASE_MODEL_PREFIX):
+        return model[len(BASE_MODEL_PREFIX) :]
+    raise ModelNotFound(
+        f"model: {model!r} is not served here; use 'docrag/<knowledge base>' or "
+        f"{RAG_MODEL!r} (GET /v1/models lists them)"
+    )
 
 
 def to_ask_request(request: ChatCompletionRequest) -> tuple[AskRequest, str | None]:
     """The question with its history, and the prefill (an assistant message after it)."""
-    if request.model != RAG_MODEL:
-        raise ModelNotFound(
-            f"model: {request.model!r} is not served here; use {RAG_MODEL!r} (GET /v1/models)"
-        )
+    knowledge_base_of(request.model)
     turns = [m for m in request.messages if m.role in ("user", "assistant")]
     prefill = None
     if len(turns) >= 2 and turns[-1].role == "assistant" and turns[-2].role == "user":
@@ -242,7 +258,7 @@ def _closing_chunks(
     "/chat/completions",
     response_model=ChatCompletionResponse,
     responses={
-        404: {"model": ErrorResponse, "description": "the model is not docrag-rag"},
+        404: {"model": ErrorResponse, "description": "no such model for this key"},
         429: {"model": ErrorResponse, "description": "the chat model is rate-limiting"},
         502: {"model": ErrorResponse, "description": "the chat model failed"},
         503: {"model": ErrorResponse, "description": "the chat model cannot be reached"},
@@ -251,11 +267,14 @@ def _closing_chunks(
     },
 )
 async def chat_completions(
-    request: ChatCompletionRequest, settings: SettingsDep, catalog: CatalogDep, answers: AnswersDep
+    request: ChatCompletionRequest, settings: SettingsDep, parts: PartsDep, caller: CallerDep
 ) -> Response:
-    """An OpenAI chat completion answered from the documents (model `docrag-rag`)."""
+    """An OpenAI chat completion answered from a knowledge base's documents (model
+    `docrag/<name>`; `docrag-rag` is the default base)."""
     ask_request, prefill = to_ask_request(request)
-    question = await run_in_threadpool(to_question, ask_request, settings, catalog)
+    names = [knowledge_base_of(request.model)]
+    _, catalogs, answers = await run_in_threadpool(parts.answering, caller, names)
+    question = await run_in_threadpool(to_question, ask_request, settings, catalogs)
     question = replace(
         question,
         generation=to_generation_params(

@@ -65,7 +65,10 @@ class ChatCompletionRequest(SamplingRequest):
 
     model_config = ConfigDict(extra="ignore")
 
-    model: str = Field(description="docrag-rag: answer from the documents (GET /v1/models)")
+    model: str = Field(
+        description="docrag/<knowledge base>: answer from that base's documents (GET "
+        "/v1/models); docrag-rag is the default base"
+    )
     messages: list[ChatMessageIn] = Field(min_length=1, max_length=400)
     stream: bool = False
     stream_options: StreamOptions | None = None
@@ -161,7 +164,7 @@ class CompletionExtras(BaseModel):
     sources: list[CitationPublic] = Field(description="every source given to the chat model")
     condensed_question: str | None
     mode: Literal["generative", "extractive"]
-    model: str | None = Field(description="the chat model behind docrag-rag")
+    model: str | None = Field(description="the chat model behind docrag")
     timings: TimingsPublic
 
 

@@ -197,6 +197,24 @@ class AskRequest(BaseModel):
         description="rag: search, then answer; agent: the chat model searches with a "
         "search_documents tool (up to DOCRAG_LLM__AGENT_MAX_STEPS times), then answers",
     )
+    knowledge_base: str | None = Field(
+        None,
+        max_length=48,
+        description="the knowledge base to answer from (default: the `knowledge_base` query "
+        "parameter, else `default`)",
+    )
+    knowledge_bases: list[str] | None = Field(
+        None,
+        min_length=1,
+        max_length=32,
+        description="answer from several knowledge bases at once (instead of knowledge_base)",
+    )
+
+    @model_validator(mode="after")
+    def _one_way_to_name_bases(self) -> Self:
+        if self.knowledge_base is not None and self.knowledge_bases is not None:
+            raise ValueError("send knowledge_base (one) or knowledge_bases (a list), not both")
+        return self
 
     @field_validator("question")
     @classmethod
@@ -234,6 +252,9 @@ class CitationPublic(BaseModel):
     ocr: bool = Field(False, description="the text was read from a page image by OCR")
     figure: bool = Field(
         False, description="the text is a vision model's description of the page's figures"
+    )
+    knowledge_base: str | None = Field(
+        None, description="the knowledge base holding the document (for its file and content)"
     )
 
 

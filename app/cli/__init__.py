@@ -4,10 +4,20 @@ start without loading the embedding model."""
 
 from __future__ import annotations
 
-from app.cli import commands, evaluating, ingesting, reindexing, scaling
+from app.cli import commands, evaluating, ingesting, keys, reindexing, scaling, syncing
 from app.cli.common import cli
 
-__all__ = ["cli", "commands", "evaluating", "ingesting", "main", "reindexing", "scaling"]
+__all__ = [
+    "cli",
+    "commands",
+    "evaluating",
+    "ingesting",
+    "keys",
+    "main",
+    "reindexing",
+    "scaling",
+    "syncing",
+]
 
 
 def main() -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from app.cli.common import cli, open_catalog, open_parts
+from app.cli.common import announce_data_dir, cli, open_catalog, open_parts, warn_when_open
+from app.cli.remote import call, choose_server, print_answer, print_documents
 from app.config import Settings
 
 
@@ -25,11 +26,14 @@ def serve(
 
     from app.builders import build_embedder, build_ocr_options
     from app.cli.scaling import load_settings, serve_processes
+    from app.cli.server_record import remove_record, write_record
     from app.main import create_app
     from ingest.embedding import EmbeddingModelUnavailable, embedding_model_problem
     from parsers.ocr.engine import OcrUnavailable
 
     settings = load_settings()
+    address, bound_port = host or settings.host, port or settings.port
+    announce_data_dir(settings)
     # The model loads before the server starts, so a model that cannot be had stops here in
     # one paragraph naming the setting, not in a start-up traceback.
     problem = embedding_model_problem(settings.embedding.model)
@@ -37,7 +41,7 @@ def serve(
         typer.secho(f"error: {problem}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2)
     if workers > 1:
-        serve_processes(settings, workers, host or settings.host, port or settings.port)
+        serve_processes(settings, workers, address, bound_port)
         return
     try:
         build_ocr_options(settings)  # an OCR engine named but not installed stops here too
@@ -45,12 +49,24 @@ def serve(
     except (EmbeddingModelUnavailable, OcrUnavailable) as e:
         typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from e
-    uvicorn.run(
-        create_app(settings, embedder=embedder),
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level=settings.log_level.lower(),
-    )
+    app = create_app(settings, embedder=embedder)
+    warn_when_open(app, address, bound_port)
+    # Other commands (ask, documents) find this server by this record and go through it.
+    write_record(settings.data_dir, address, bound_port)
+    try:
+        uvicorn.run(app, host=address, port=bound_port, log_level=settings.log_level.lower())
+    finally:
+        remove_record(settings.data_dir)
+
+
+URL_OPTION = typer.Option(
+    "--url",
+    metavar="URL",
+    help="the running docrag to ask (default: the server `docrag serve` recorded in the data "
+    "directory, if it answers)",
+)
+LOCAL_OPTION = typer.Option("--local", help="open the library here even if a server runs")
+API_KEY_OPTION = typer.Option(envvar="DOCRAG_API_KEY", help="the server's API key")
 
 
 @cli.command()
@@ -66,52 +82,88 @@ def ask(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the full answer as JSON")] = False,
+    url: Annotated[str | None, URL_OPTION] = None,
+    local: Annotated[bool, LOCAL_OPTION] = False,
+    api_key: Annotated[str | None, API_KEY_OPTION] = None,
 ) -> None:
-    """Answers a question from the stored documents and prints the citations."""
+    """Answers a question from the stored documents and prints the citations: through the
+    running server when there is one (no model to load), else from the library itself."""
+    settings = Settings()
+    server = choose_server(settings.data_dir, url, local)
+    if server is not None:
+        request: dict[str, Any] = {"question": question}
+        if top_k is not None:
+            request["top_k"] = top_k
+        if document_id:
+            request["document_ids"] = document_id
+        body = call(server, "POST", "/ask", api_key=api_key, json=request)
+    else:
+        body = _ask_locally(settings, question, top_k, document_id)
+    if as_json:
+        typer.echo(json.dumps(body, ensure_ascii=False, indent=2))
+    else:
+        print_answer(body)
+
+
+def _ask_locally(
+    settings: Settings, question: str, top_k: int | None, document_ids: list[str] | None
+) -> dict[str, Any]:
+    from app.api.mappers import to_response
     from app.errors import DocragError
     from app.query.answers import Question
     from app.query.retrieval import Filters
 
-    settings = Settings()
     parts = open_parts(settings)
     try:
         answer = parts.ask_service.ask(
             Question(
                 text=question,
                 top_k=top_k or settings.retrieval.top_k,
-                filters=Filters(document_ids=tuple(document_id or ())),
+                filters=Filters(document_ids=tuple(document_ids or ())),
             )
         )
     except DocragError as e:
         typer.secho(f"error: {e.message}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from e
-    if as_json:
-        from app.api.mappers import to_response
-
-        typer.echo(
-            json.dumps(to_response(answer).model_dump(mode="json"), ensure_ascii=False, indent=2)
-        )
-        return
-    typer.echo(answer.answer)
-    if answer.citations:
-        typer.echo("")
-        for c in answer.citations:
-            where = f", page {c.page}" if c.page is not None else ""
-            typer.echo(f"[{c.n}] {c.filename}{where} (score {c.score:.2f})")
-    if not answer.grounded:
-        typer.secho("(not grounded in the documents)", fg=typer.colors.YELLOW, err=True)
+    return dict(to_response(answer).model_dump(mode="json"))
 
 
 @cli.command()
 def documents(
     limit: Annotated[int, typer.Option(help="documents to show")] = 50,
     offset: Annotated[int, typer.Option(help="documents to skip")] = 0,
+    url: Annotated[str | None, URL_OPTION] = None,
+    local: Annotated[bool, LOCAL_OPTION] = False,
+    api_key: Annotated[str | None, API_KEY_OPTION] = None,
 ) -> None:
-    """Lists the stored documents, newest first."""
-    records, total = open_catalog(Settings()).page(limit, offset)
-    for r in records:
-        typer.echo(f"{r.id}  {r.status:7}  {r.pages:4} pages  {r.chunks:5} chunks  {r.filename}")
-    typer.echo(f"{total} document(s)")
+    """Lists the stored documents, newest first: through the running server when there is
+    one, else from the library itself."""
+    settings = Settings()
+    server = choose_server(settings.data_dir, url, local)
+    if server is not None:
+        body = call(
+            server, "GET", "/documents", api_key=api_key, params={"limit": limit, "offset": offset}
+        )
+        print_documents(body["data"], body["total"])
+        return
+    if settings.chroma.host is None and not settings.chroma_dir.is_dir():
+        announce_data_dir(settings)
+        typer.echo("0 document(s): no library here yet (docrag ingest or docrag serve makes one)")
+        return
+    records, total = open_catalog(settings).page(limit, offset)
+    print_documents(
+        [
+            {
+                "id": r.id,
+                "status": r.status,
+                "pages": r.pages,
+                "chunks": r.chunks,
+                "filename": r.filename,
+            }
+            for r in records
+        ],
+        total,
+    )
 
 
 @cli.command()
@@ -130,7 +182,8 @@ def mcp(
     settings = Settings()
     # stdout carries the protocol on stdio: every log line goes to stderr.
     logging.basicConfig(level=settings.log_level, stream=sys.stderr)
-    server = build_mcp_server(open_parts(settings))
+    parts = open_parts(settings)
+    server = build_mcp_server(parts)
     if http:
         import uvicorn
 
@@ -138,7 +191,7 @@ def mcp(
 
         address = host or settings.host
         uvicorn.run(
-            http_app(server, settings, host=address),
+            http_app(server, parts, host=address),
             host=address,
             port=port or settings.port,
             log_level=settings.log_level.lower(),

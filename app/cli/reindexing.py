@@ -46,6 +46,9 @@ def reindex(
         str | None,
         typer.Option(envvar="DOCRAG_API_KEY", help="with --server: the server's API key"),
     ] = None,
+    knowledge_base: Annotated[
+        str, typer.Option("--knowledge-base", help="the knowledge base to reindex")
+    ] = "default",
 ) -> None:
     """Embeds every stored document again, from its original file, into a new collection
     and switches to it when done: after changing the embedding model or the chunking.
@@ -72,9 +75,10 @@ def reindex(
             skip_failed=skip_failed,
             keep_previous=keep_previous,
             api_key=api_key,
+            knowledge_base=knowledge_base,
         )
         return
-    settings = Settings()
+    settings = _base_settings(Settings(), knowledge_base)
     bar: tqdm | None = None
     pages = chunks = 0
     started = time.monotonic()
@@ -127,17 +131,41 @@ def reindex(
     )
 
 
+def _base_settings(settings: Settings, name: str) -> Settings:
+    """The settings of a knowledge base of this library (refused when there is none)."""
+    from app.builders import connect
+    from ingest.knowledge_bases import KnowledgeBaseStore
+    from ingest.store import ChromaRecordStore
+
+    records = ChromaRecordStore(connect(settings), f"{settings.chroma.collection}_knowledge_bases")
+    base = KnowledgeBaseStore(records).get(name)
+    if base is None:
+        typer.secho(
+            f"error: no knowledge base named {name!r}; `docrag knowledge-bases list` shows them",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(2)
+    return settings.for_knowledge_base(base)
+
+
 def _reindex_over_http(
-    server: str, *, skip_failed: bool, keep_previous: bool, api_key: str | None
+    server: str,
+    *,
+    skip_failed: bool,
+    keep_previous: bool,
+    api_key: str | None,
+    knowledge_base: str,
 ) -> None:
     import httpx
 
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    base = {"knowledge_base": knowledge_base}
     try:
         with httpx.Client(base_url=server, headers=headers, timeout=60) as http:
             started = http.post(
                 "/index/reindex",
-                params={"skip_failed": skip_failed, "keep_previous": keep_previous},
+                params={"skip_failed": skip_failed, "keep_previous": keep_previous, **base},
             )
             if started.status_code != 202:
                 message = started.json().get("error", {}).get("message", started.text)
@@ -145,7 +173,7 @@ def _reindex_over_http(
                 raise typer.Exit(2)
             with tqdm(unit="doc", desc="reindexing", file=sys.stderr) as bar:
                 while True:
-                    status = http.get("/index").json()["reindex"]
+                    status = http.get("/index", params=base).json()["reindex"]
                     bar.total = status["documents_total"] or None
                     bar.update(status["documents_done"] - bar.n)
                     if status["status"] != "running":

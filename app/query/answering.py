@@ -99,6 +99,7 @@ class AskService:
         condense: bool = True,
         condense_max_tokens: int = 96,
         multilingual: bool = True,
+        knowledge_base: str | None = None,
     ) -> None:
         self._retriever = retriever
         self.analyzer = analyzer
@@ -112,6 +113,7 @@ class AskService:
         self._condense = condense
         self._condense_max_tokens = condense_max_tokens
         self._multilingual = multilingual  # the embedding model reads more than English
+        self.knowledge_base = knowledge_base  # stamped on every source it finds
 
     @property
     def mode(self) -> Literal["generative", "extractive"]:
@@ -186,6 +188,11 @@ class AskService:
         retrieve_ms = _ms(start)
         start = time.perf_counter()
         selection = self.selector.selection(analysis, candidates, top_k, expand)
+        if self.knowledge_base is not None:
+            base = self.knowledge_base
+            selection = replace(
+                selection, hits=[replace(hit, knowledge_base=base) for hit in selection.hits]
+            )
         return FoundSources(analysis, candidates, selection, retrieve_ms, _ms(start))
 
     def messages_for(self, prepared: PreparedQuestion) -> list[Message]:
@@ -363,4 +370,5 @@ def _citation(source: PromptSource) -> Citation:
         rerank_score=round(hit.rerank_score, 4) if hit.rerank_score is not None else None,
         ocr=hit.ocr,
         figure=hit.figure,
+        knowledge_base=hit.knowledge_base,
     )

@@ -36,6 +36,7 @@ class Citation:
     quote: str | None = None  # the chunk's sentence that best supports the citing sentence
     ocr: bool = False  # the chunk's text was read from a page image
     figure: bool = False  # the chunk describes the figures on its page
+    knowledge_base: str | None = None  # the base holding the document
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 from app.query.analysis import QuestionAnalysis, plain_analysis
+from app.query.question_vectors import question_vector
 from ingest.catalog import DocumentCatalog, answers_questions
 from ingest.embedding import Embedder
 from ingest.filters import Filters as Filters  # re-exported: the question path's filters
@@ -44,6 +45,7 @@ class Hit:
     figure: bool = False  # the chunk describes the figures on its page (a vision model's)
     vector: tuple[float, ...] | None = field(default=None, repr=False, compare=False)
     context: str | None = None  # the header indexed with the chunk (title, section, page)
+    knowledge_base: str | None = None  # the base it was found in (set by the ask service)
 
     def reranked(self, score: float) -> Hit:
         return replace(self, rerank_score=score)
@@ -145,7 +147,7 @@ class HybridRetriever:
         filter: the rest of the library follows, in case the naming was wrong)."""
         filters = filters or Filters()
         analysis = self._analyze(query, filters) if isinstance(query, str) else query
-        vector = self._embedder.embed_query(analysis.text)
+        vector = question_vector(self._embedder, analysis.text)
         if not analysis.routed:
             return self._retrieve(analysis, vector, k, filters)
         named = replace(filters, document_ids=analysis.routed)

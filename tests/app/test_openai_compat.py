@@ -94,9 +94,9 @@ def faked(make_client: Any, fake: FakeChatServer) -> Any:
     return client
 
 
-def test_models_lists_docrag_rag(client: Any) -> None:
+def test_models_lists_a_model_per_knowledge_base(client: Any) -> None:
     models = [m.id for m in sdk(client).models.list()]
-    assert models == ["docrag-rag"]
+    assert models == ["docrag/default"]
 
 
 def test_messages_become_question_and_history(faked: Any, fake: FakeChatServer) -> None:
@@ -179,7 +179,7 @@ def test_api_keys_apply(make_client: Any) -> None:
         sdk(client, api_key="wrong").models.list()
     with pytest.raises(openai.AuthenticationError):
         sdk(client, api_key="wrong").chat.completions.create(model="docrag-rag", messages=USER)
-    assert [m.id for m in sdk(client, api_key="s3cret").models.list()] == ["docrag-rag"]
+    assert [m.id for m in sdk(client, api_key="s3cret").models.list()] == ["docrag/default"]
 
 
 @pytest.mark.parametrize("stream", [False, True])
