@@ -2,8 +2,8 @@
 Chroma server every API process reads (their lexical indexes follow its change feed).
 
 Each worker process (Celery's prefork children, replaced after `max_tasks_per_child` tasks)
-loads the embedding model once and opens a knowledge base's parts the first time one of its
-jobs arrives (`open_base`). A task:
+builds the parts once (the embedding model is loaded once) and takes a knowledge base's
+library from them for each job (`open_base`). A task:
 1. takes the job's lease in Redis, or leaves the job to the worker that holds it (a message
    delivered twice runs once);
 2. runs the job as the API process would (`IngestJobs.run`): parse with OCR, embed, write,
@@ -21,13 +21,16 @@ import logging
 import threading
 import time
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.broker import QUEUE_NAME, RedisJobQueue, celery_app
 from app.config import Settings
 from ingest.catalog import utcnow
-from ingest.ids import DEFAULT_KNOWLEDGE_BASE, knowledge_base_prefix
 from ingest.queue import INGEST_TASK, IngestTask
+
+if TYPE_CHECKING:
+    from app.library import Library
+    from app.parts import Parts
 
 logger = logging.getLogger(__name__)
 
@@ -36,16 +39,10 @@ CANCEL_CHECK_S = 2.0
 RETRY_BACKOFF_MAX_S = 60
 
 
-def open_base(settings: Settings, name: str, embedder: Any = None) -> Any:
-    """The parts of one knowledge base (its own collections), for a worker process.
-    The one place a worker builds parts."""
-    from app.parts import build_parts
-
-    prefix = knowledge_base_prefix(settings.chroma.collection, name)
-    base_settings = settings.model_copy(
-        update={"chroma": settings.chroma.model_copy(update={"collection": prefix})}
-    )
-    return build_parts(base_settings, embedder=embedder, recover_now=False)
+def open_base(parts: Parts, name: str) -> Library:
+    """One knowledge base's library (its own collections, jobs and pipeline): the one place
+    a worker chooses the parts a job writes with."""
+    return parts.library(name)
 
 
 class _Lease:
@@ -85,56 +82,56 @@ class _Lease:
 
 
 class WorkerProcess:
-    """What one worker process holds: the queue, and the parts of each base it has served."""
+    """What one worker process holds: the queue, and the parts, built on first use (the
+    Chroma server may be down when the process starts)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.queue = RedisJobQueue(settings.queue)
-        self._bases: dict[str, Any] = {}
-        self._embedder: Any = None
+        self._parts: Parts | None = None
         self._lock = threading.Lock()
         self._stopping = threading.Event()
 
-    def base(self, name: str) -> Any:
+    @property
+    def parts(self) -> Parts:
         with self._lock:
-            parts = self._bases.get(name)
-            if parts is None:
-                parts = open_base(self.settings, name, self._embedder)
-                self._embedder = parts.embedder
-                self._bases[name] = parts
-            return parts
+            if self._parts is None:
+                from app.parts import build_parts
 
-    def store_down(self, name: str) -> bool:
+                self._parts = build_parts(self.settings, recover_now=False)
+            return self._parts
+
+    def store_down(self) -> bool:
         """Whether the Chroma server cannot be reached now (an error is then worth a retry)."""
-        parts = self._bases.get(name)
-        if parts is None:
+        if self._parts is None:
             return True  # the parts could not even be built
         try:
-            parts.client.heartbeat()
+            self._parts.client.heartbeat()
         except Exception:
             return True
         return False
 
     def run(self, task: IngestTask) -> None:
-        parts = self.base(task.knowledge_base)
+        library = open_base(self.parts, task.knowledge_base)
+        assert library.jobs is not None
         lease = _Lease(self.queue, task.job_id)
         if not lease.acquire():
             logger.info("job %s runs on another worker; this delivery is dropped", task.job_id)
             return
         try:
             self.queue.taken(task.job_id)
-            job = parts.jobs.get(task.job_id)
+            job = library.jobs.get(task.job_id)
             if job is None or job.finished:
                 return
             logger.info("job %s started: %s %s", job.id, job.kind, job.filename)
-            deleted = _DeletionWatch(parts.catalog, job.document_id, job.kind)
-            parts.jobs.run(
+            deleted = _DeletionWatch(library.catalog, job.document_id, job.kind)
+            library.jobs.run(
                 task.job_id,
                 should_stop=lambda: self._stopping.is_set() or deleted(),
-                transient=lambda e: self.store_down(task.knowledge_base),
+                transient=lambda e: self.store_down(),
             )
             if deleted.seen:
-                _finish_cancelled(parts, job)
+                _finish_cancelled(library, job)
         finally:
             lease.release()
 
@@ -144,13 +141,17 @@ class WorkerProcess:
         """Sends again the jobs that lost their worker or their message; returns how many."""
         stale_before = utcnow() - timedelta(seconds=self.queue.lease_s)
         sent = 0
-        for name in [DEFAULT_KNOWLEDGE_BASE, *self._bases]:
-            for job in self.base(name).jobs.unfinished():
+        for library in self.parts.all_libraries():
+            if library.jobs is None:
+                continue
+            for job in library.jobs.unfinished():
                 if job.updated_at > stale_before:
                     continue  # just sent, or running and recording progress
                 if self.queue.is_leased(job.id) or self.queue.is_queued(job.id):
                     continue
-                logger.warning("job %s (%s) lost its worker or message; queued again", job.id, name)
+                logger.warning(
+                    "job %s (%s) lost its worker or message; queued again", job.id, library.name
+                )
                 self.queue.put(IngestTask(job.id, job.knowledge_base))
                 sent += 1
         return sent
@@ -166,8 +167,8 @@ class WorkerProcess:
 
     def close(self) -> None:
         self._stopping.set()
-        for parts in self._bases.values():
-            parts.close()
+        if self._parts is not None:
+            self._parts.close()
 
 
 class _DeletionWatch:
@@ -192,10 +193,10 @@ class _DeletionWatch:
         return self.seen
 
 
-def _finish_cancelled(parts: Any, job: Any) -> None:
+def _finish_cancelled(library: Library, job: Any) -> None:
     """A stopped ingest put its document back as queued: a cancel removes it for good."""
     if job.kind == "ingest":
-        parts.pipeline.delete(job.document_id)
+        library.pipeline.delete(job.document_id)
     logger.info("job %s stopped: its document %s was deleted", job.id, job.document_id)
 
 
@@ -218,7 +219,7 @@ def create_worker_app(settings: Settings) -> Any:
         try:
             process.run(message)
         except Exception as e:
-            if not process.store_down(message.knowledge_base):
+            if not process.store_down():
                 raise
             delay = min(RETRY_BACKOFF_MAX_S, 2 ** (self.request.retries + 1))
             logger.warning("Chroma unreachable; job %s retried in %d s", message.job_id, delay)

@@ -232,8 +232,22 @@ class Cluster:
         return listed
 
 
+NOUNS = "heron plover curlew gannet puffin tern osprey egret grebe dunlin shag petrel".split()
+ADJECTIVES = "amber brisk coral dusky eastern frosty golden hazel ivory jade khaki lunar".split()
+PLACES = "quay jetty slipway breakwater pier mole causeway wharf dock bay cove inlet".split()
+
+
+def page_subject(n: int) -> str:
+    """Words naming page `n` alone (the furniture finder ignores lines that differ only
+    in their numbers)."""
+    return (
+        f"{ADJECTIVES[n % 12]} {NOUNS[(n // 12) % 12]} of the "
+        f"{PLACES[(n // 144) % 12]} {ADJECTIVES[(n // 7) % 12]}"
+    )
+
+
 def long_report(pages: int, word: str) -> bytes:
-    """A PDF of `pages` pages, each with one fact about `word` found on no other page."""
+    """A PDF of `pages` pages about `word`, each with a fact about its own subject."""
     import io
 
     from reportlab.lib.pagesizes import A4
@@ -242,13 +256,13 @@ def long_report(pages: int, word: str) -> bytes:
     out = io.BytesIO()
     pdf = canvas.Canvas(out, pagesize=A4)
     for n in range(1, pages + 1):
+        subject = page_subject(n)
         lines = [
-            f"{word.title()} survey, section {n}.",
-            f"The {word} tide gauge number {n} read {n * 7} centimetres at dawn.",
-            f"Inspectors walked {n + 3} kilometres along the {word} shore that week.",
-            "The records of earlier years are kept in the town archive for reference.",
-            "Local volunteers help with cleaning the paths after the winter storms.",
-            f"A committee of {n % 9 + 2} members reviewed the {word} budget and repairs.",
+            f"The {word} survey of the {subject}.",
+            f"Counters saw the {subject} feeding {n * 7} times along the {word} shore.",
+            f"Inspectors said the {subject} nests beside the {NOUNS[n % 5]} colony.",
+            f"The {ADJECTIVES[(n // 3) % 12]} tide covered the {PLACES[n % 12]} twice.",
+            f"Volunteers of the {NOUNS[(n // 2) % 12]} club cleaned the {PLACES[(n // 5) % 12]}.",
         ]
         y = 800
         for line in lines:

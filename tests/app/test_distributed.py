@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.app.cluster import Cluster, long_report, wait_for
+from tests.app.cluster import Cluster, long_report, page_subject, wait_for
 from tests.conftest import FILES, smollm_path, unavailable
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.llm]
@@ -90,6 +90,19 @@ def assert_stored_once(cluster: Cluster, document: dict[str, Any]) -> None:
     assert {i.split(":")[1] for i in ids} == {"g0"}
 
 
+def mid_document(cluster: Cluster, job_id: str) -> dict[str, Any]:
+    """The job once a third of its chunks are written (or once it ended, which fails)."""
+    return cluster.wait_job(
+        "a",
+        job_id,
+        lambda j: (
+            j["status"] in ("ready", "failed")
+            or (j["status"] == "embedding" and j["progress"] > 0.3)
+        ),
+        300,
+    )
+
+
 def ready_document(cluster: Cluster, api: str, document_id: str) -> dict[str, Any]:
     listed = cluster.documents(api)
     found = [d for d in listed["data"] if d["id"] == document_id]
@@ -144,9 +157,7 @@ def test_a_worker_killed_mid_document_leaves_it_to_another(apis: Cluster) -> Non
     before = cluster.documents("a")["total"]
     job = cluster.upload("a", "tide_survey.pdf", long_report(BIG_PAGES, "kittiwake"))
     # w1 is the only worker: it holds the document; kill it in the middle of the writes.
-    cluster.wait_job(
-        "a", job["id"], lambda j: j["status"] == "embedding" and 0.2 < j["progress"] < 0.8, 300
-    )
+    assert mid_document(cluster, job["id"])["status"] == "embedding"
     cluster.start_worker("w2")
     cluster.workers["w1"].kill()
     done = cluster.wait_job("a", job["id"], lambda j: j["status"] in ("ready", "failed"), 300)
@@ -155,7 +166,7 @@ def test_a_worker_killed_mid_document_leaves_it_to_another(apis: Cluster) -> Non
     document = ready_document(cluster, "a", job["document_id"])
     assert document["pages"] == BIG_PAGES
     assert_stored_once(cluster, document)
-    answer = cluster.ask("b", "What did the kittiwake tide gauge number 217 read?")
+    answer = cluster.ask("b", f"How often did counters see the {page_subject(217)} feeding?")
     assert job["document_id"] in source_documents(answer)
     assert any(s["page"] == 217 for s in answer["sources"]), answer["sources"]
     ensure_workers(cluster, "w1")
@@ -165,9 +176,7 @@ def test_a_chroma_restart_mid_document_is_retried_to_the_end(apis: Cluster) -> N
     cluster = apis
     ensure_workers(cluster, "w1", "w2")
     job = cluster.upload("a", "gull_survey.pdf", long_report(BIG_PAGES, "guillemot"))
-    cluster.wait_job(
-        "a", job["id"], lambda j: j["status"] == "embedding" and 0.2 < j["progress"] < 0.8, 300
-    )
+    assert mid_document(cluster, job["id"])["status"] == "embedding"
     cluster.chroma.stop()
     time.sleep(2 * LEASE_S)  # the write fails meanwhile; the task waits to be retried
     cluster.start_chroma()
@@ -181,7 +190,7 @@ def test_a_chroma_restart_mid_document_is_retried_to_the_end(apis: Cluster) -> N
 def test_killing_an_api_process_mid_stream_leaves_the_others_answering(apis: Cluster) -> None:
     cluster = apis
     question = {
-        "question": "What did the kittiwake inspectors do?",
+        "question": "What did the inspectors say about the nests?",
         "stream": True,
         "generation": {"max_tokens": 400},
     }
@@ -195,7 +204,7 @@ def test_killing_an_api_process_mid_stream_leaves_the_others_answering(apis: Clu
             rest = list(lines)
             assert "event: done" not in rest, "the answer ended before the kill"
     for _ in range(4):
-        answer = cluster.ask("b", "What did the kittiwake tide gauge number 12 read?")
+        answer = cluster.ask("b", f"Where does the {page_subject(12)} nest?")
         assert answer["sources"], answer
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{url}/health", timeout=5)
