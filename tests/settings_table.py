@@ -1,4 +1,5 @@
-"""The README's settings table, made from the Settings class (`python -m tests.settings_table`)."""
+"""The settings table of docs/settings.md, made from the Settings class:
+`python tests/settings_table.py` writes the page (tests/test_readme.py checks it is current)."""
 
 from __future__ import annotations
 
@@ -40,5 +41,23 @@ def table() -> str:
     return "\n".join(f"| `{v}` | {render_default(d)} | {desc} |" for v, d, desc in settings_rows())
 
 
+SETTINGS_PAGE = Path(__file__).resolve().parent.parent / "docs" / "settings.md"
+PAGE_HEADER = """# Settings
+
+Every setting is an environment variable (or a line of a `.env` file in the directory docrag
+starts in) with the prefix `DOCRAG_`; nested sections use `__`, as in `DOCRAG_LLM__MODEL`.
+Lists are JSON: `DOCRAG_AUTH__API_KEYS='["key-1", "key-2"]'`. This page is generated from
+`app/config.py` by `python tests/settings_table.py`.
+
+| variable | default | meaning |
+| --- | --- | --- |
+"""
+
+
+def page() -> str:
+    return PAGE_HEADER + table() + "\n"
+
+
 if __name__ == "__main__":
-    print(table())
+    SETTINGS_PAGE.write_text(page(), "utf-8")
+    print(f"wrote {SETTINGS_PAGE}")
