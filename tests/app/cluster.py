@@ -164,12 +164,18 @@ class Cluster:
         assert worker.running, worker.text()[-3000:]
         return worker
 
-    def start_api(self, name: str, processes: int = 1) -> str:
+    def start_api(
+        self, name: str, processes: int = 1, env: Mapping[str, str | None] | None = None
+    ) -> str:
+        """An API process (`processes` > 1: `docrag serve --workers`); `env` changes its
+        settings (None removes one)."""
         port = free_port()
         argv = [sys.executable, "-m", "app.cli", "serve", "--port", str(port)]
         if processes > 1:
             argv += ["--workers", str(processes)]
-        service = Service(name, argv, self.env, self.logs).start()
+        merged: dict[str, str | None] = {**self.env, **(env or {})}
+        service_env = {k: v for k, v in merged.items() if v is not None}
+        service = Service(name, argv, service_env, self.logs).start()
         url = f"http://127.0.0.1:{port}"
         try:
             wait_for(lambda: httpx.get(f"{url}/health", timeout=5).status_code == 200, 180, name)
@@ -181,6 +187,10 @@ class Cluster:
 
     def api_service(self, name: str) -> Service:
         return self._api_services[name]
+
+    def stop_api(self, name: str) -> None:
+        self._api_services.pop(name).stop()
+        del self.apis[name]
 
     def close(self) -> None:
         services = [*self._api_services.values(), *self.workers.values()]
