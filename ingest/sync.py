@@ -214,6 +214,8 @@ class FolderSync:
             self._delete(document, report)
         for path in set(self._failed) - set(files):
             del self._failed[path]
+        for path in set(self._seen) - set(files):
+            del self._seen[path]
         return report
 
     def _check_new(
@@ -261,8 +263,11 @@ class FolderSync:
         stored: dict[str, str],
     ) -> None:
         path = document.path
-        if document.status not in ("ready", "failed"):
-            report.unchanged += 1  # a background job is ingesting it
+        if document.status not in ("ready", "failed"):  # a background job is ingesting it
+            if document.stamp == stamp:
+                report.unchanged += 1
+            else:
+                report.waiting.append(path)  # changed since: once the job is done
             return
         if document.stamp == stamp or self._seen.get(path) == (stamp, document.sha256):
             if document.status == "failed":
