@@ -151,3 +151,31 @@ def test_sync_will_not_open_a_library_a_server_holds(
         through = sync(str(folder), "--url", base, **env)
         assert through.exit_code == 0, through.output
         assert "3 added" in through.output
+
+
+def test_a_file_the_server_cannot_read_is_reported_on_every_sync(
+    make_settings: Any, embedder: Any, tmp_path: Path
+) -> None:
+    folder = tmp_path / "inbox"
+    write(folder / "ok.txt", text("ferries"))
+    write(folder / "locked.pdf", f.ENCRYPTED_PDF.read_bytes())
+    with live_server(create_app(make_settings(), embedder=embedder), log_level="warning") as base:
+        first = sync(str(folder), "--url", base)
+        assert first.exit_code == 1, first.output
+        assert "failed locked.pdf:" in first.output and "password" in first.output
+        again = sync(str(folder), "--url", base)  # the server's catalog remembers the failure
+        assert again.exit_code == 1 and "failed locked.pdf:" in again.output
+        assert "0 added, 0 replaced" in again.output
+        documents = httpx.get(f"{base}/documents").json()
+        assert documents["total"] == 2
+        statuses = {d["filename"]: d["status"] for d in documents["data"]}
+        assert statuses == {"ok.txt": "ready", "locked.pdf": "failed"}
+
+        write(folder / "locked.pdf", f.THREE_PAGES_PDF.read_bytes())  # fixed
+        fixed = sync(str(folder), "--url", base)
+        assert fixed.exit_code == 0, fixed.output
+        now = httpx.get(f"{base}/documents").json()
+        assert {d["filename"]: d["status"] for d in now["data"]} == {
+            "ok.txt": "ready",
+            "locked.pdf": "ready",
+        }
