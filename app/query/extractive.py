@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from app.query.analysis import QuestionAnalysis, character_bigrams, content_words
+from app.query.question_vectors import question_vector
 from app.query.retrieval import Hit
 from app.query.tables import PageTexts, TableFrame, is_headings, quoted_row, row_frame
 from ingest.embedding import Embedder
@@ -250,7 +251,7 @@ class ExtractiveAnswerer:
         order = sorted(range(len(units)), key=lambda i: lexical[i], reverse=True)
         order = order[:MAX_CANDIDATES]
         vectors = self.embedder.embed_documents([units[i].text for i in order])
-        query_vector = self.embedder.embed_query(analysis.text)
+        query_vector = question_vector(self.embedder, analysis.text)
         figure = analysis.answer_kind == "figure"
         scored = []
         for i, vector in zip(order, vectors, strict=True):

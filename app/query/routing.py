@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from app.query.profiles import AskedPeriods, DocumentNames, DocumentProfile
@@ -39,37 +39,59 @@ class Naming:
 
 
 class TitleIndex:
-    """The name terms of every ready document, in memory. It is read again from the catalog
-    when the number of documents changes, and at least every `refresh_s` seconds (a replace
-    keeps the count but may change a title)."""
+    """The name terms of every ready document, in memory. The catalog is counted at most
+    every `check_s` seconds (not on every question), and read again when the number of
+    documents changed, and at least every `refresh_s` seconds (a replace keeps the count but
+    may change a title). A read derives the names of new or changed records only."""
 
     def __init__(
-        self, catalog: DocumentCatalog, profile: DocumentProfile, *, refresh_s: float = 30.0
+        self,
+        catalog: DocumentCatalog,
+        profile: DocumentProfile,
+        *,
+        refresh_s: float = 30.0,
+        check_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._catalog = catalog
         self.profile = profile
         self._refresh_s = refresh_s
+        self._check_s = check_s
+        self._clock = clock
         self._lock = threading.Lock()
         self._documents: list[DocumentNames] = []
         self._frequency: dict[str, int] = {}
         self._by_id: dict[str, DocumentNames] = {}
+        self._derived: dict[tuple[str, object], DocumentNames] = {}  # by (id, updated_at)
         self._count = -1
-        self._read_at = -math.inf
+        self._read_at = self._checked_at = -math.inf
 
     def _current(self) -> tuple[list[DocumentNames], Mapping[str, int]]:
-        count = self._catalog.count()
-        if count != self._count or time.monotonic() - self._read_at >= self._refresh_s:
-            with self._lock:
-                records = [r for r in self._catalog.all() if r.status == "ready"]
-                documents = [self.profile.names_of(r) for r in records]
-                frequency: dict[str, int] = {}
-                for document in documents:
-                    for name in document.names:
-                        frequency[name] = frequency.get(name, 0) + 1
-                self._documents, self._frequency = documents, frequency
-                self._by_id = {d.document_id: d for d in documents}
-                self._count, self._read_at = count, time.monotonic()
+        now = self._clock()
+        if now - self._checked_at < self._check_s and now - self._read_at < self._refresh_s:
+            return self._documents, self._frequency
+        with self._lock:
+            self._checked_at = now
+            count = self._catalog.count()
+            if count != self._count or now - self._read_at >= self._refresh_s:
+                self._read(count, now)
         return self._documents, self._frequency
+
+    def _read(self, count: int, now: float) -> None:
+        derived: dict[tuple[str, object], DocumentNames] = {}
+        for record in self._catalog.all():
+            if record.status == "ready":
+                key = (record.id, record.updated_at)
+                found = self._derived.get(key)
+                derived[key] = found if found is not None else self.profile.names_of(record)
+        documents = list(derived.values())
+        frequency: dict[str, int] = {}
+        for document in documents:
+            for name in document.names:
+                frequency[name] = frequency.get(name, 0) + 1
+        self._documents, self._frequency, self._derived = documents, frequency, derived
+        self._by_id = {d.document_id: d for d in documents}
+        self._count, self._read_at = count, now
 
     def names_of(self, document_id: str) -> frozenset[str]:
         """The name terms of one document (empty when it is not ready or not known)."""

@@ -29,6 +29,9 @@ MIN_CANDIDATES = 100
 # Writers of other processes sharing a data directory hold their own copy.
 MAX_COPIES = 16
 _WRITER_HEAP_BYTES = 50_000_000
+# `frequencies` counts the live chunks of a term held by at most this many (a cost bounded
+# by it); above, the term dictionary's count (deleted chunks not yet merged away included).
+EXACT_FREQUENCY_MAX = 2000
 _FREQUENCY_CACHE = 100_000
 
 
@@ -268,10 +271,18 @@ class TantivyBM25:
         ]
 
     def frequencies(self, terms: Sequence[str]) -> dict[str, int]:
-        """How many live chunks hold each term (from the cache BM25 scoring keeps)."""
+        """How many chunks hold each term, at a cost that does not grow with the library:
+        the term dictionary's count, which also counts chunks deleted since tantivy last
+        merged their segment; below `EXACT_FREQUENCY_MAX` (where a term is rare enough for
+        its count to matter) the live chunks are counted, which costs that many at most."""
         frequencies = self._frequencies
         searcher = self._index.searcher()
-        return {t: self._live_frequency(searcher, t, frequencies) for t in dict.fromkeys(terms)}
+        found: dict[str, int] = {}
+        for term in dict.fromkeys(terms):
+            upper = int(searcher.doc_freq("terms", term))
+            exact = upper <= EXACT_FREQUENCY_MAX
+            found[term] = self._live_frequency(searcher, term, frequencies) if exact else upper
+        return found
 
     def _live_frequency(self, searcher: Any, term: str, cache: dict[str, int]) -> int:
         # tantivy's own document frequency counts deleted chunks until their segment is

@@ -116,10 +116,18 @@ def test_abstaining_never_calls_the_chat_model(make_client: Any, fake: FakeChatS
 
 
 def test_abstention_can_be_switched_off(make_client: Any) -> None:
-    client = make_client(abstention={"missing_share": 1.0})
-    upload_filings(client)
-    body = ask(client, "What was Tesla's net income in 2021?")
-    assert body["grounded"] is True  # the old behaviour: some filing's net income
+    # A company asked by a name its filing never writes (a ticker): refused while
+    # abstention is on, answered from the filing once it is off.
+    question = "What was GBX's net income in 2021?"
+    for missing_share, answered in ((0.75, False), (1.0, True)):
+        client = make_client(abstention={"missing_share": missing_share})
+        response = client.post(
+            "/documents", files=[("files", (GLOBEX.filename, filing_pdf(GLOBEX)))]
+        )
+        assert response.status_code in (200, 201), response.text
+        body = ask(client, question)
+        assert body["grounded"] is answered, body["answer"]
+        assert ("5,007" in body["answer"]) is answered, body["answer"]
 
 
 def test_an_extractive_figure_answer_leads_with_the_asked_row(library: Any) -> None:

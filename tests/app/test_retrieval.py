@@ -56,10 +56,18 @@ def test_a_paraphrase_found_only_by_dense_search_reaches_the_top(corpus: Any) ->
 
 
 def test_modes_are_selectable(make_client: Any) -> None:
+    # A paraphrase shares no word with its passage (nor with its file name, which the
+    # context header indexes): dense search finds it, BM25 cannot.
+    paraphrase = "Why did the car fail to ignite when it was freezing?"
+    cited = {}
     for mode in ("dense", "lexical"):
         client = make_client(retrieval={"mode": mode})
         upload(client, "parts.txt", CODE)
+        upload(client, "battery.txt", PARAPHRASE)
         assert ask(client, "order code ZX-4417Q")["citations"][0]["filename"] == "parts.txt"
+        cited[mode] = [c["filename"] for c in ask(client, paraphrase)["citations"]]
+    assert cited["dense"][:1] == ["battery.txt"]
+    assert "battery.txt" not in cited["lexical"]
 
 
 def test_chinese_question_finds_the_chinese_passage(client: Any) -> None:
@@ -100,13 +108,22 @@ def test_neighbouring_chunks_widen_a_source(make_client: Any) -> None:
     assert wide["text"].count("ZX-4417Q") == 1  # overlaps are merged, not repeated
 
 
-def test_mmr_setting_still_answers(make_client: Any) -> None:
-    client = make_client(retrieval={"mmr": True, "mmr_lambda": 0.5})
-    for i, text in enumerate(PUMPS[:4]):
-        upload(client, f"log{i}.txt", text)
-    upload(client, "parts.txt", CODE)
-    body = ask(client, "pump inspection seals bearings", top_k=3)
-    assert body["grounded"] and len(body["citations"]) == 3
+def test_mmr_trades_near_duplicates_for_a_different_passage(make_client: Any) -> None:
+    # Four near-identical logs answer best; MMR gives a place to a pump passage that says
+    # something else, which plain ranking leaves behind them.
+    other = "The heat pump in the gym was serviced last spring; its bearings were replaced."
+    cited = {}
+    for mmr in (False, True):
+        client = make_client(retrieval={"mmr": mmr, "mmr_lambda": 0.5})
+        for i, text in enumerate(PUMPS[:4]):
+            upload(client, f"log{i}.txt", text)
+        upload(client, "parts.txt", CODE)
+        upload(client, "gym.txt", other)
+        body = ask(client, "pump inspection seals bearings", top_k=3)
+        assert body["grounded"] and len(body["citations"]) == 3
+        cited[mmr] = [c["filename"] for c in body["citations"]]
+    assert all(name.startswith("log") for name in cited[False]), cited[False]
+    assert "gym.txt" in cited[True], cited[True]
 
 
 @pytest.mark.parametrize(
