@@ -195,7 +195,11 @@ class FolderSync:
                 self._delete(document, report)
             else:
                 by_path[document.path] = document
-        stored = {d.sha256: d.path for d in by_path.values() if d.path in files}
+        waiting = set(report.waiting)
+        # content -> the path holding it (a copy elsewhere is not stored twice)
+        stored = {
+            d.sha256: d.path for d in by_path.values() if d.path in files or d.path in waiting
+        }
         unknown: dict[str, FileStamp] = {}
         for path, stamp in files.items():
             known = by_path.get(path)
@@ -204,9 +208,7 @@ class FolderSync:
             else:
                 self._check_known(known, stamp, report, stored)
         gone = {  # by document id: the documents whose file is no longer there
-            d.id: d
-            for d in by_path.values()
-            if d.path not in files and d.path not in report.waiting
+            d.id: d for d in by_path.values() if d.path not in files and d.path not in waiting
         }
         for path, stamp in unknown.items():
             self._check_new(path, stamp, report, stored, gone)
