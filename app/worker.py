@@ -124,7 +124,7 @@ class WorkerProcess:
             if job is None or job.finished:
                 return
             logger.info("job %s started: %s %s", job.id, job.kind, job.filename)
-            deleted = _DeletionWatch(library.catalog, job.document_id, job.kind)
+            deleted = _DeletionWatch(library, job.document_id)
             library.jobs.run(
                 task.job_id,
                 should_stop=lambda: self._stopping.is_set() or deleted(),
@@ -172,11 +172,14 @@ class WorkerProcess:
 
 
 class _DeletionWatch:
-    """`should_stop` of a running ingest: True once its document is gone from the catalog
-    (deleted by a client), looked up at most every `CANCEL_CHECK_S` seconds."""
+    """`should_stop` of a running job: True once a client deleted its document, looked up at
+    most every `CANCEL_CHECK_S` seconds. The stored original tells, not the record: the
+    running job itself writes the record (its progress), but not the original until done."""
 
-    def __init__(self, catalog: Any, document_id: str, kind: str) -> None:
-        self._catalog, self._document_id, self._kind = catalog, document_id, kind
+    def __init__(self, library: Library, document_id: str) -> None:
+        self._library, self._document_id = library, document_id
+        record = library.catalog.get(document_id)
+        self._generation = record.generation if record is not None else 0
         self._checked = time.monotonic()
         self.seen = False
 
@@ -186,17 +189,23 @@ class _DeletionWatch:
         if time.monotonic() - self._checked < CANCEL_CHECK_S:
             return False
         self._checked = time.monotonic()
+        files = self._library.files
         try:
-            self.seen = self._catalog.get(self._document_id) is None
+            self.seen = not files.exists(self._document_id, self._generation) or (
+                self._library.catalog.get(self._document_id) is None
+            )
         except Exception:  # the store is down: the write itself will say so
             return False
         return self.seen
 
 
 def _finish_cancelled(library: Library, job: Any) -> None:
-    """A stopped ingest put its document back as queued: a cancel removes it for good."""
+    """A stopped ingest put its document back as queued: a cancel removes it for good, and
+    the job, run once more, fails as any job whose document is gone."""
     if job.kind == "ingest":
         library.pipeline.delete(job.document_id)
+    assert library.jobs is not None
+    library.jobs.run(job.id)
     logger.info("job %s stopped: its document %s was deleted", job.id, job.document_id)
 
 

@@ -81,13 +81,13 @@ def chunk_ids(cluster: Cluster, document_id: str) -> list[str]:
 
 
 def assert_stored_once(cluster: Cluster, document: dict[str, Any]) -> None:
-    """The document's chunks are exactly ordinals 0..chunks-1 of generation 0: a run cut short
-    and run again wrote each chunk once."""
+    """The document's chunks are exactly its ordinals 0..chunks-1: a run cut short and run
+    again wrote each chunk once, under the same ids."""
+    from ingest.ids import chunk_id_for
+
     ids = chunk_ids(cluster, document["id"])
     assert len(ids) == len(set(ids)) == document["chunks"] > 0
-    ordinals = sorted(int(i.rsplit(":", 1)[1]) for i in ids)
-    assert ordinals == list(range(document["chunks"]))
-    assert {i.split(":")[1] for i in ids} == {"g0"}
+    assert set(ids) == {chunk_id_for(document["id"], n) for n in range(document["chunks"])}
 
 
 def mid_document(cluster: Cluster, job_id: str) -> dict[str, Any]:
@@ -185,6 +185,19 @@ def test_a_chroma_restart_mid_document_is_retried_to_the_end(apis: Cluster) -> N
     logs = "".join(w.text() for w in cluster.workers.values())
     assert re.search(rf"Chroma unreachable; job {job['id']} retried", logs)
     assert_stored_once(cluster, ready_document(cluster, "b", job["document_id"]))
+
+
+def test_deleting_a_document_mid_ingest_stops_its_job_on_the_worker(apis: Cluster) -> None:
+    cluster = apis
+    ensure_workers(cluster, "w1", "w2")
+    job = cluster.upload("a", "tern_survey.pdf", long_report(BIG_PAGES, "sandwich tern"))
+    assert mid_document(cluster, job["id"])["status"] == "embedding"
+    deleted = httpx.delete(f"{cluster.apis['b']}/documents/{job['document_id']}", timeout=30)
+    assert deleted.status_code == 204
+    done = cluster.wait_job("a", job["id"], lambda j: j["status"] in ("ready", "failed"), 120)
+    assert done["status"] == "failed" and done["error"]["code"] == "document_not_found", done
+    assert job["document_id"] not in {d["id"] for d in cluster.documents("a")["data"]}
+    assert chunk_ids(cluster, job["document_id"]) == []
 
 
 def test_killing_an_api_process_mid_stream_leaves_the_others_answering(apis: Cluster) -> None:
