@@ -136,6 +136,11 @@ class SyncSettings(BaseModel):
         description="folders under which a knowledge base may be bound to a folder through the "
         "API (POST/PATCH /knowledge-bases); empty = only `docrag sync` and the CLI bind folders",
     )
+    watch: bool = Field(
+        True,
+        description="whether this process runs the watchers of bases bound with watch: true "
+        "(with several API processes, let one of them: false on the others)",
+    )
 
 
 class OcrSettings(BaseModel):

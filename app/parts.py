@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from app.access import Caller, KeyStore, Role
+from app.base_sync import BaseSyncs
 from app.builders import build_chat_model, build_parser, build_reranker, connect
 from app.config import Settings
 from app.errors import DocragError, KnowledgeBaseExists, KnowledgeBaseNotFound
@@ -65,6 +66,7 @@ class Parts(UsesShared):
     bases: KnowledgeBaseStore
     keys: KeyStore
     libraries: dict[str, Library]
+    syncs: BaseSyncs
     embedder: Embedder | None = None  # handed in (tests): every base uses it
     recover_now: bool = True
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
@@ -130,6 +132,7 @@ class Parts(UsesShared):
         with self._lock:
             self.bases.put(base)
             old = self.libraries.pop(base.name, None)
+            self.syncs.unbind(base.name)
             if old is not None:
                 old.request_stop()
                 old.close()
@@ -137,14 +140,7 @@ class Parts(UsesShared):
 
     def sync_status(self, name: str) -> dict[str, object] | None:
         """The folder sync of a base, when it is bound to a folder."""
-        library = self.libraries.get(name)
-        if library is None or not library.base.sync_folder:
-            return None
-        return {
-            "folder": library.base.sync_folder,
-            "watch": library.base.watch,
-            "state": "idle",
-        }
+        return self.syncs.status(name)
 
     def delete_base(self, name: str) -> None:
         """Removes a base: its chunks, lexical entries, catalog, jobs, stored files and keys."""
@@ -155,6 +151,7 @@ class Parts(UsesShared):
         library = self.library(name)
         with self._lock:
             self.libraries.pop(name, None)
+        self.syncs.unbind(name)
         library.request_stop()
         library.close()
         prefix = library.settings.chroma.collection
@@ -183,6 +180,7 @@ class Parts(UsesShared):
             return
         for name in list(self.libraries):
             if name not in listed:
+                self.syncs.unbind(name)
                 gone = self.libraries.pop(name)
                 gone.request_stop()
                 gone.close()
@@ -199,6 +197,7 @@ class Parts(UsesShared):
         self.libraries[base.name] = library
         if self._started:
             library.start_background_work()
+        self.syncs.bind(library, start=self._started)
         return library
 
     # --- the default base's parts, for callers outside a request (CLI, MCP, tests)
@@ -267,8 +266,10 @@ class Parts(UsesShared):
             self._started = True
             for library in self.libraries.values():
                 library.start_background_work()
+                self.syncs.bind(library, start=True)  # a watched folder catches up first
 
     def close(self) -> None:
+        self.syncs.close()
         with self._lock:
             libraries = list(self.libraries.values())
         for library in libraries:
@@ -297,6 +298,7 @@ def build_parts(
         bases=KnowledgeBaseStore(ChromaRecordStore(client, f"{prefix}_knowledge_bases")),
         keys=KeyStore(ChromaRecordStore(client, f"{prefix}_keys"), settings.auth.api_keys),
         libraries={},
+        syncs=BaseSyncs(max_bytes=settings.limits.max_upload_bytes, watch=settings.sync.watch),
         embedder=embedder,
         recover_now=recover_now,
     )

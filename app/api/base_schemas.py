@@ -57,9 +57,14 @@ class SyncFailurePublic(BaseModel):
 class SyncStatusPublic(BaseModel):
     folder: str
     watch: bool
-    state: str = Field(description="idle, syncing, or failed (with the reason in `error`)")
-    files: int = Field(0, description="files the last pass found")
-    failed: list[SyncFailurePublic] = Field(default_factory=list)
+    state: str = Field(description="idle, syncing, or error (with the reason in `error`)")
+    files: int = Field(0, description="files of the folder in step with their document")
+    failed: list[SyncFailurePublic] = Field(
+        default_factory=list, description="files that could not be read (tried again once changed)"
+    )
+    skipped: list[SyncFailurePublic] = Field(
+        default_factory=list, description="files not read: unsupported types, duplicates"
+    )
     last_pass_at: str | None = None
     error: str | None = None
 

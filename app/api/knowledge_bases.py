@@ -22,12 +22,17 @@ from app.api.base_schemas import (
 from app.api.deps import CallerDep, PartsDep, SettingsDep, require_admin_of_all
 from app.api.schemas import ErrorResponse
 from app.config import Settings
-from app.errors import Forbidden, InvalidRequest, KeyNotFound
+from app.errors import DocragError, Forbidden, InvalidRequest, KeyNotFound
 from app.library import Library
 from app.parts import Parts
 from ingest.knowledge_bases import KnowledgeBase
 
 router = APIRouter(tags=["knowledge bases"])
+
+
+class NoFolderBound(DocragError, status=409, code="no_sync_folder"):
+    """A pass was asked of a base that follows no folder."""
+
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     403: {"model": ErrorResponse, "description": "the key lacks the role this needs"},
@@ -139,6 +144,27 @@ async def delete_knowledge_base(name: str, parts: PartsDep, caller: CallerDep) -
     parts.library_for(caller, name, "admin")
     await run_in_threadpool(parts.delete_base, name)
     return Response(status_code=204)
+
+
+@router.post(
+    "/knowledge-bases/{name}/sync",
+    response_model=SyncStatusPublic,
+    status_code=202,
+    responses={**_ERRORS, 409: {"model": ErrorResponse, "description": "no folder is bound"}},
+)
+def sync_knowledge_base(name: str, parts: PartsDep, caller: CallerDep) -> SyncStatusPublic:
+    """Runs one pass over the base's folder now, in the background (a write key may): new
+    files are added, changed ones replaced, deleted ones removed. The status (and each file's
+    job in GET /jobs) shows its progress."""
+    parts.library_for(caller, name, "write")
+    if not parts.syncs.run_pass(name):
+        raise NoFolderBound(
+            f"knowledge base {name!r} is not bound to a folder; set sync_folder with PATCH "
+            f"/knowledge-bases/{name}, or sync a folder with `docrag sync DIR --knowledge-base "
+            f"{name}`"
+        )
+    status = parts.sync_status(name)
+    return SyncStatusPublic.model_validate(status)
 
 
 def _key_public(key: ApiKey) -> KeyPublic:

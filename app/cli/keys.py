@@ -4,6 +4,7 @@ admin API, so no second process opens a server's embedded store."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -164,6 +165,12 @@ def list_bases(
 def create_base(
     name: Annotated[str, typer.Argument(help="lower-case letters, digits or '-'")],
     profile: Annotated[str | None, typer.Option(help="generic or filings")] = None,
+    sync_folder: Annotated[
+        str | None, typer.Option(help="a folder the base follows (docrag sync, or --watch)")
+    ] = None,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="follow the folder while `docrag serve` runs")
+    ] = False,
     url: Annotated[str | None, URL] = None,
     api_key: Annotated[str | None, API_KEY] = None,
     local: Annotated[bool, LOCAL] = False,
@@ -173,9 +180,11 @@ def create_base(
 
     settings, server = _where(url, local)
     if server is not None:
-        body: dict[str, Any] = {"name": name}
+        body: dict[str, Any] = {"name": name, "watch": watch}
         if profile:
             body["profile"] = profile
+        if sync_folder:
+            body["sync_folder"] = sync_folder
         call(server, "POST", "/knowledge-bases", api_key=api_key, json=body)
     else:
         _, bases = _local_stores(settings)
@@ -184,7 +193,12 @@ def create_base(
         if profile not in (None, "generic", "filings"):
             raise _fail("--profile must be generic or filings")
         try:
-            bases.put(KnowledgeBase(name, profile=profile))  # type: ignore[arg-type]
+            folder = str(Path(sync_folder).expanduser().resolve()) if sync_folder else None
+            if folder is not None and not Path(folder).is_dir():
+                raise _fail(f"{sync_folder} is not a folder")
+            bases.put(
+                KnowledgeBase(name, profile=profile, sync_folder=folder, watch=watch)  # type: ignore[arg-type]
+            )
         except KnowledgeBaseNameInvalid as e:
             raise _fail(str(e)) from e
     typer.echo(f"created knowledge base {name}")

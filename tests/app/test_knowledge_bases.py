@@ -299,3 +299,81 @@ def test_an_mcp_tool_call_is_held_to_its_keys_base(tmp_path: Path, minilm_path: 
         proc.terminate()
         _, stderr = proc.communicate(timeout=15)
     assert reader not in stderr.decode(errors="replace")
+
+
+def _documents(client: Any, base: str) -> dict[str, dict[str, Any]]:
+    listed = client.get("/documents", params={"knowledge_base": base, "limit": 100}).json()
+    return {d["filename"]: d for d in listed["data"]}
+
+
+def test_a_watched_folder_keeps_its_base_in_step_across_a_restart(
+    make_client: Any, make_settings: Any, tmp_path: Path
+) -> None:
+    from tests.conftest import wait_until
+
+    folder = tmp_path / "shared" / "handbook"
+    folder.mkdir(parents=True)
+    (folder / "payroll.txt").write_bytes(PAYROLL[1])
+    settings = make_settings(sync={"roots": [str(tmp_path / "shared")]})
+    client = make_client(settings)
+    created = client.post(
+        "/knowledge-bases", json={"name": "handbook", "sync_folder": str(folder), "watch": True}
+    )
+    assert created.status_code == 201, created.text
+
+    def ready(names: set[str]) -> bool:
+        docs = _documents(client, "handbook")
+        return set(docs) == names and all(d["status"] == "ready" for d in docs.values())
+
+    wait_until(lambda: ready({"payroll.txt"}), 120, "the first pass")
+    (folder / "reactor.txt").write_bytes(REACTOR[1])
+    wait_until(lambda: ready({"payroll.txt", "reactor.txt"}), 120, "a new file")
+    (folder / "payroll.txt").unlink()
+    wait_until(lambda: ready({"reactor.txt"}), 120, "a deleted file")
+    status = client.get("/knowledge-bases/handbook").json()["sync"]
+    assert status["folder"] == str(folder) and status["watch"] is True
+    assert status["state"] == "idle" and status["files"] == 1
+    answer = ask(client, "At what pressure does the relief valve open?", knowledge_base="handbook")
+    assert cited_files(answer.json()) == {"reactor.txt"}
+    before = _documents(client, "handbook")["reactor.txt"]
+    client.__exit__(None, None, None)
+
+    # Changed while the service was down: caught up by the first pass, the rest untouched.
+    (folder / "payroll.txt").write_bytes(PAYROLL[1])
+    again = make_client(settings)
+    client = again
+    wait_until(lambda: ready({"payroll.txt", "reactor.txt"}), 120, "the catch-up pass")
+    after = _documents(again, "handbook")["reactor.txt"]
+    assert (after["id"], after["created_at"], after["chunks"]) == (
+        before["id"],
+        before["created_at"],
+        before["chunks"],
+    )
+
+
+def test_a_pass_on_demand_and_its_bad_requests(
+    make_client: Any, make_settings: Any, tmp_path: Path
+) -> None:
+    from tests.conftest import wait_until
+
+    folder = tmp_path / "shared" / "notes"
+    folder.mkdir(parents=True)
+    (folder / "reactor.txt").write_bytes(REACTOR[1])
+    (folder / "tool.exe").write_bytes(b"MZ\x90\x00" * 50)
+    client = make_client(make_settings(sync={"roots": [str(tmp_path / "shared")]}))
+    assert client.post("/knowledge-bases", json={"name": "plain"}).status_code == 201
+    unbound = client.post("/knowledge-bases/plain/sync")
+    assert unbound.status_code == 409 and "sync_folder" in unbound.json()["error"]["message"]
+
+    bound = client.patch("/knowledge-bases/plain", json={"sync_folder": str(folder)})
+    assert bound.status_code == 200, bound.text
+    assert bound.json()["sync"]["watch"] is False
+    assert client.post("/knowledge-bases/plain/sync").status_code == 202
+    wait_until(
+        lambda: client.get("/knowledge-bases/plain").json()["sync"]["files"] == 1, 60, "a pass"
+    )
+    sync = client.get("/knowledge-bases/plain").json()["sync"]
+    assert [s["path"] for s in sync["skipped"]] == ["tool.exe"]
+    assert set(_documents(client, "plain")) == {"reactor.txt"}
+    nowhere = client.patch("/knowledge-bases/plain", json={"sync_folder": str(tmp_path)})
+    assert nowhere.status_code == 422
