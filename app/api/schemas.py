@@ -369,6 +369,11 @@ class HealthResponse(BaseModel):
     documents: int
     chunks: int
     auth: bool
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="what an operator should fix, e.g. listening beyond this machine with no "
+        "API key",
+    )
 
 
 class ReindexPublic(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from typing import Annotated, Any
 
@@ -53,10 +54,17 @@ def serve(
     warn_when_open(app, address, bound_port)
     # Other commands (ask, documents) find this server by this record and go through it.
     write_record(settings.data_dir, address, bound_port)
+    # uvicorn stops gracefully on SIGTERM, then raises the signal again; ending by an
+    # exception instead lets the record be removed.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         uvicorn.run(app, host=address, port=bound_port, log_level=settings.log_level.lower())
     finally:
         remove_record(settings.data_dir)
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 URL_OPTION = typer.Option(

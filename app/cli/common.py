@@ -48,10 +48,13 @@ def announce_data_dir(settings: Settings) -> None:
 
 
 def warn_when_open(app: FastAPI, host: str, port: int) -> None:
-    """Logs a warning when the server starts on an address other machines reach while no API
-    key is configured or stored: anyone on the network could read and delete documents."""
+    """Marks a server that listens beyond this machine, so that it logs a warning at start
+    and /health lists one while no API key is configured or stored: anyone on the network
+    could read and delete documents."""
     import ipaddress
     import logging
+
+    from app.api.health import open_to_network_warning
 
     try:
         loopback = host == "localhost" or ipaddress.ip_address(host.strip("[]")).is_loopback
@@ -59,22 +62,15 @@ def warn_when_open(app: FastAPI, host: str, port: int) -> None:
         loopback = False
     if loopback:
         return
+    app.state.open_address = f"{host}:{port}"
     starting = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
         async with starting(app) as state:
-            parts = app.state.parts
-            keys = getattr(parts, "keys", None)
-            required = keys.required if keys is not None else bool(parts.settings.auth.api_keys)
-            if not required:
-                logging.getLogger("docrag").warning(
-                    "docrag listens on %s:%s with no API key: anyone who can reach this port "
-                    "can read, upload and delete documents. Set DOCRAG_AUTH__API_KEYS (or "
-                    "create a key with `docrag keys`), or bind 127.0.0.1 (DOCRAG_HOST).",
-                    host,
-                    port,
-                )
+            warning = open_to_network_warning(app.state, app.state.parts.keys.required)
+            if warning is not None:
+                logging.getLogger("docrag").warning(warning)
             yield state
 
     app.router.lifespan_context = lifespan

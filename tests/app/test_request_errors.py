@@ -95,9 +95,12 @@ def test_serving_other_machines_without_keys_warns_at_start(
 ) -> None:
     app = create_app(make_settings(auth={"api_keys": keys}), embedder=embedder)
     warn_when_open(app, host, 8000)
-    with caplog.at_level(logging.WARNING), TestClient(app):
-        pass
+    with caplog.at_level(logging.WARNING), TestClient(app) as client:
+        headers = {"Authorization": "Bearer k1"} if keys else {}
+        health = client.get("/health", headers=headers).json()
     found = open_warnings(caplog)
     assert bool(found) == warned
+    assert bool(health["warnings"]) == warned
     if warned:
         assert "0.0.0.0:8000" in found[0] and "DOCRAG_AUTH__API_KEYS" in found[0]
+        assert health["warnings"] == found
