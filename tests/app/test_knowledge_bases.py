@@ -377,3 +377,28 @@ def test_a_pass_on_demand_and_its_bad_requests(
     assert set(_documents(client, "plain")) == {"reactor.txt"}
     nowhere = client.patch("/knowledge-bases/plain", json={"sync_folder": str(tmp_path)})
     assert nowhere.status_code == 422
+
+
+def test_a_base_is_reindexed_alone(make_client: Any) -> None:
+    from tests.conftest import wait_until
+
+    client = make_client()
+    assert upload(client, None, PAYROLL).status_code == 201
+    assert client.post("/knowledge-bases", json={"name": "ops"}).status_code == 201
+    assert upload(client, "ops", REACTOR).status_code == 201
+    default_before = client.get("/index").json()["collection"]
+    ops = {"knowledge_base": "ops"}
+    ops_before = client.get("/index", params=ops).json()["collection"]
+    assert ops_before != default_before
+
+    started = client.post("/index/reindex", params=ops)
+    assert started.status_code == 202, started.text
+    wait_until(
+        lambda: client.get("/index", params=ops).json()["reindex"]["status"] == "switched",
+        120,
+        "the reindex of ops",
+    )
+    assert client.get("/index", params=ops).json()["collection"] != ops_before
+    assert client.get("/index").json()["collection"] == default_before
+    answer = ask(client, "How often is the coolant pump inspected?", knowledge_base="ops").json()
+    assert cited_files(answer) == {"reactor.txt"}
