@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 
-from ingest.catalog import DocumentRecord
+from ingest.catalog import DocumentRecord, new_record, ready_record
 from ingest.ids import document_id_for, safe_filename
-from ingest.pipeline import IngestPipeline, IngestResult, new_record, ready_record
+from ingest.pipeline import IngestPipeline, IngestResult
 from ingest.progress import ProgressCallback
 from ingest.store import MetadataValue
 from parsers.errors import ParseError

@@ -6,10 +6,10 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from ingest.store import ChromaRecordStore, MetadataValue, RecordStore
-from parsers.types import Page
+from parsers.types import Page, ParsedDocument
 
 # queued -> parsing -> embedding -> ready | failed. "pending" is what earlier versions wrote
 # while a document was being written; it means the same as "embedding".
@@ -106,6 +106,52 @@ def still_reading(record: DocumentRecord) -> bool:
 def _content_key(document_id: str, generation: int) -> str:
     # Each generation has its own page texts, so a replace switches them with the record.
     return document_id if generation == 0 else f"{document_id}:g{generation}"
+
+
+def new_record(
+    document_id: str,
+    sha256: str,
+    data: bytes,
+    filename: str,
+    *,
+    status: DocumentStatus,
+    metadata: Mapping[str, MetadataValue] | None = None,
+    job_id: str | None = None,
+    media_type: str = "",
+    created_at: datetime | None = None,
+) -> DocumentRecord:
+    """The record of a document about to be written: every record starts here."""
+    now = utcnow()
+    return DocumentRecord(
+        id=document_id,
+        filename=filename,
+        media_type=media_type,
+        size_bytes=len(data),
+        sha256=sha256,
+        status=status,
+        created_at=created_at or now,
+        updated_at=now,
+        metadata=dict(metadata or {}),
+        job_id=job_id,
+    )
+
+
+def ready_record(
+    record: DocumentRecord, parsed: ParsedDocument, chunks: int, **changes: Any
+) -> DocumentRecord:
+    """The record of a document whose chunks are all stored: visible to questions."""
+    return replace(
+        record,
+        status="ready",
+        media_type=parsed.media_type,
+        pages=len(parsed.pages) if parsed.paginated else 0,
+        answerable_pages=len(parsed.pages) if parsed.paginated else 0,
+        chunks=chunks,
+        title=parsed.title,
+        progress=1.0,
+        updated_at=utcnow(),
+        **changes,
+    )
 
 
 class DocumentCatalog:

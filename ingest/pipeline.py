@@ -16,11 +16,16 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from ingest.catalog import UNFINISHED, DocumentCatalog, DocumentRecord, DocumentStatus, utcnow
+from ingest.catalog import (
+    UNFINISHED,
+    DocumentCatalog,
+    DocumentRecord,
+    DocumentStatus,
+    new_record,
+    ready_record,
+)
 from ingest.embedding import Embedder
 from ingest.errors import UNEXPECTED_FAILURE, DocumentMissing, DocumentNotReady, IngestStopped
 from ingest.files import StoredFiles
@@ -30,7 +35,6 @@ from ingest.reading import ChunkFeed, DocumentParser, DocumentReader, InProcessP
 from ingest.store import ChunkStore, MetadataValue
 from ingest.writing import ChunkWriter
 from parsers.errors import ParseError
-from parsers.types import ParsedDocument
 
 logger = logging.getLogger(__name__)
 
@@ -39,52 +43,6 @@ logger = logging.getLogger(__name__)
 class IngestResult:
     document: DocumentRecord
     created: bool  # False when the same bytes were already stored
-
-
-def new_record(
-    document_id: str,
-    sha256: str,
-    data: bytes,
-    filename: str,
-    *,
-    status: DocumentStatus,
-    metadata: Mapping[str, MetadataValue] | None = None,
-    job_id: str | None = None,
-    media_type: str = "",
-    created_at: datetime | None = None,
-) -> DocumentRecord:
-    """The record of a document about to be written: every record starts here."""
-    now = utcnow()
-    return DocumentRecord(
-        id=document_id,
-        filename=filename,
-        media_type=media_type,
-        size_bytes=len(data),
-        sha256=sha256,
-        status=status,
-        created_at=created_at or now,
-        updated_at=now,
-        metadata=dict(metadata or {}),
-        job_id=job_id,
-    )
-
-
-def ready_record(
-    record: DocumentRecord, parsed: ParsedDocument, chunks: int, **changes: Any
-) -> DocumentRecord:
-    """The record of a document whose chunks are all stored: visible to questions."""
-    return replace(
-        record,
-        status="ready",
-        media_type=parsed.media_type,
-        pages=len(parsed.pages) if parsed.paginated else 0,
-        answerable_pages=len(parsed.pages) if parsed.paginated else 0,
-        chunks=chunks,
-        title=parsed.title,
-        progress=1.0,
-        updated_at=utcnow(),
-        **changes,
-    )
 
 
 def _covered(record: DocumentRecord) -> bool:
@@ -116,6 +74,7 @@ class IngestPipeline:
         on_change: Callable[[], None] | None = None,
         max_pages: int | None = None,
         parser: DocumentParser | None = None,
+        after_ready: Callable[[DocumentRecord], None] | None = None,
     ) -> None:
         self.catalog = catalog
         self.files = StoredFiles(files_dir)
@@ -138,7 +97,7 @@ class IngestPipeline:
         self._locks_guard = threading.Lock()
         # Called with each record this pipeline made ready (the service uses it to carry a
         # write that finished after a reindex switch over to the new index).
-        self.after_ready: Callable[[DocumentRecord], None] | None = None
+        self.after_ready = after_ready
 
     @property
     def store(self) -> ChunkStore:

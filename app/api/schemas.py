@@ -49,9 +49,7 @@ class DocumentPublic(BaseModel):
     )
     progress: float = Field(1.0, ge=0.0, le=1.0, description="share of the ingest done, 0..1")
     answerable_pages: int = Field(
-        0,
-        description="pages 1 to this one answer questions already (while embedding; all "
-        "pages once ready; 0 for formats without pages)",
+        0, description="pages 1 to this one answer questions (all once ready; 0 without pages)"
     )
     error: ErrorDetail | None = Field(None, description="why the ingest failed, when it did")
     title: str | None = Field(None, description="title from the file's metadata or first heading")
