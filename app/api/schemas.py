@@ -102,15 +102,10 @@ class DocumentPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     filename: str = Field(
-        min_length=1,
-        max_length=255,
-        description="the new file name, without folders (display only; the document is "
-        "neither read nor embedded again)",
-        examples=["q3-report.pdf"],
+        min_length=1, max_length=255, description="the new file name, e.g. q3-report.pdf"
     )
     metadata: dict[str, Any] | None = Field(
-        None,
-        description='replaces the document\'s metadata, e.g. {"team": "legal"}; omit to keep it',
+        None, description='new metadata, e.g. {"team": "legal"}; omit to keep it'
     )
 
     @field_validator("filename")
