@@ -173,8 +173,14 @@ class IngestJobs:
         return self._jobs.get(job_id)
 
     def unfinished(self) -> list[JobRecord]:
-        """Every job not yet ready or failed, of every process (a broker's sweep reads them)."""
-        return [job for job in self._jobs.all() if not job.finished]
+        """Every job not yet ready or failed, of every process (a broker's sweep reads them);
+        finished jobs past their retention are forgotten on the way."""
+        jobs = self._jobs.all()
+        cutoff = utcnow() - JOB_RETENTION
+        expired = [job.id for job in jobs if job.finished and job.updated_at < cutoff]
+        if expired:
+            self._jobs.delete(expired)
+        return [job for job in jobs if not job.finished]
 
     # -- running -------------------------------------------------------------------------
 
