@@ -57,7 +57,9 @@ class RemoteSyncTarget:
         found: list[SyncedDocument] = []
         offset = 0
         while True:
-            page = self._call("GET", "/documents", params={"limit": _PAGE, "offset": offset})
+            page = self._call(
+                "GET", "/documents", params={"limit": _PAGE, "offset": offset}, fatal=True
+            )
             body = page.json()
             for d in body["data"]:
                 error = (d.get("error") or {}).get("message")
@@ -122,8 +124,16 @@ class RemoteSyncTarget:
         return job
 
     def _call(
-        self, method: str, path: str, *, missing_ok: bool = False, **kwargs: Any
+        self,
+        method: str,
+        path: str,
+        *,
+        missing_ok: bool = False,
+        fatal: bool = False,
+        **kwargs: Any,
     ) -> httpx.Response:
+        """One request; a refusal of the whole sync (`fatal`, a key, the server) raises
+        `RemoteUnusable`, a refusal of one file `SyncRefused`."""
         params = {**self._params, **kwargs.pop("params", {})}
         try:
             response = self._http.request(method, path, params=params, **kwargs)
@@ -137,6 +147,8 @@ class RemoteSyncTarget:
                 f"the server refused the API key ({_message(response)}); pass a key with "
                 "write access to this knowledge base: --api-key KEY or DOCRAG_API_KEY"
             )
+        if fatal:
+            raise RemoteUnusable(f"the server refused the sync: {_message(response)}")
         if status in (404, 409):  # deleted or still being ingested meanwhile
             raise SyncRefused(f"{_message(response)}; tried again next pass", retry=True)
         if status >= 500:

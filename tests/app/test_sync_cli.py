@@ -179,3 +179,33 @@ def test_a_file_the_server_cannot_read_is_reported_on_every_sync(
             "ok.txt": "ready",
             "locked.pdf": "ready",
         }
+
+
+def test_a_folder_syncs_into_the_named_base_only(
+    env: dict[str, str], make_settings: Any, embedder: Any, folder: Path
+) -> None:
+    made = CliRunner().invoke(cli, ["knowledge-bases", "create", "plant", "--local"])
+    assert made.exit_code == 0, made.output
+    local = sync(str(folder), "--knowledge-base", "plant")
+    assert local.exit_code == 0, local.output
+    assert "-> knowledge base plant: 3 added" in local.output
+    listed = CliRunner().invoke(cli, ["documents"])
+    assert "0 document(s)" in listed.output  # the default base has none
+
+    settings = make_settings(data_dir=Path(env["DOCRAG_DATA_DIR"]), auth={"api_keys": [KEY]})
+    headers = {"Authorization": f"Bearer {KEY}"}
+    with live_server(create_app(settings, embedder=embedder), log_level="warning") as base:
+        change(folder)
+        remote = sync(str(folder), "-k", "plant", "--url", base, "--api-key", KEY)
+        assert remote.exit_code == 0, remote.output
+        assert "1 added, 1 replaced, 1 renamed, 1 deleted; 3 files in sync" in remote.output
+        plant = httpx.get(f"{base}/documents?knowledge_base=plant", headers=headers).json()
+        assert sorted(d["filename"] for d in plant["data"]) == [
+            "boilers.txt",
+            "fans.txt",
+            "report.pdf",
+        ]
+        default = httpx.get(f"{base}/documents", headers=headers).json()
+        assert default["total"] == 0
+        unknown = sync(str(folder), "-k", "nosuch", "--url", base, "--api-key", KEY)
+        assert unknown.exit_code == 2 and "no knowledge base named 'nosuch'" in unknown.output
