@@ -25,3 +25,29 @@ def live_server(app: Any, log_level: str = "info") -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+@contextmanager
+def docrag_serve() -> Iterator[tuple[str, Any]]:
+    """`docrag serve` in a process of its own on a free port, with the test's environment;
+    yields its URL once /health answers, and the process. Stopped with SIGTERM, as a service
+    manager stops it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import httpx
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "docrag"), "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: httpx.get(f"{url}/health").status_code == 200, 90, "serve", proc)
+        yield url, proc
+    finally:
+        proc.terminate()
+        proc.wait(30)

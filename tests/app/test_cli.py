@@ -81,22 +81,11 @@ def test_console_script_is_installed() -> None:
 def test_serve_starts_a_working_http_server(env: dict[str, str]) -> None:
     import httpx
 
-    from tests.conftest import free_port, wait_until
+    from tests.app.live_server import docrag_serve
 
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "docrag"), "serve", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_until(lambda: httpx.get(f"{url}/health").status_code == 200, 60, "docrag serve", proc)
+    with docrag_serve() as (url, _):
         health: Any = httpx.get(f"{url}/health").json()
         assert health["mode"] == "extractive" and health["chroma"].startswith("embedded")
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def test_ingest_fails_when_any_file_fails(env: dict[str, str], tmp_path: Path) -> None:

@@ -122,29 +122,15 @@ def test_an_unreachable_url_is_named(make_settings: Any, monkeypatch: pytest.Mon
 def test_serve_records_its_address_while_it_runs(
     make_settings: Any, minilm_path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import subprocess
-    import sys
-
     from app.cli.server_record import read_record
-    from tests.conftest import free_port, wait_until
+    from tests.app.live_server import docrag_serve
 
     data_dir = make_settings().data_dir
     monkeypatch.setenv("DOCRAG_DATA_DIR", str(data_dir))
     monkeypatch.setenv("DOCRAG_EMBEDDING__MODEL", minilm_path)
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "docrag"), "serve", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_until(lambda: httpx.get(f"{url}/health").status_code == 200, 90, "serve", proc)
+    with docrag_serve() as (url, proc):
         record = read_record(data_dir)
         assert record is not None and record.url == url and record.pid == proc.pid
         listed = CliRunner().invoke(cli, ["documents"])
         assert f"using the server at {url}" in listed.output
-    finally:
-        proc.terminate()
-        proc.wait(30)
     assert not record_path(data_dir).exists()  # a stopped server leaves no record
