@@ -17,6 +17,9 @@ upsert, the lexical index, the publish, the catalog record); disk; and in a fres
 the time to open everything and answer, and the RSS after 50 questions. Today's index (bm25s
 rebuilt from all of Chroma after each write: `ingest/lexical.py` at f9e7ca1) is measured in
 the same run up to --baseline-max chunks, with how its top 10 agrees.
+
+What a question costs before retrieval (word counts, the title index, the question's
+embedding), before and after issue 23, is measured by `bench/question_cost.py`.
 """
 
 from __future__ import annotations
