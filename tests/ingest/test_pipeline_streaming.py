@@ -109,3 +109,51 @@ def test_streamed_chunks_equal_whole_document_chunks(
         # furniture only to the whole document, are left out of their chunks.
         assert all(c[1].startswith("Harbourside Survey of Moorings") for c in stored)
         assert not any("DRAFT" in c[2] or "of 8" in c[2] for c in stored)
+
+
+class ScriptedFeed:
+    """Fault injection: a feed that hands over its events in the steps given, one step per
+    batch the writer writes, whose whole document chunks into fewer chunks than it streamed,
+    with a different first one (as when later pages show more furniture)."""
+
+    def __init__(self, steps: list[list[Any]]) -> None:
+        self.steps = steps
+
+    def take(self, block: bool, timeout: float = 0.5) -> list[Any]:
+        return self.steps.pop(0) if self.steps else []
+
+
+def test_a_revision_rewrites_changed_chunks_and_removes_those_beyond_its_count(
+    tmp_path: Path, embedder: Any
+) -> None:
+    from ingest.catalog import new_record
+    from ingest.ids import chunk_id_for
+    from ingest.reading import ChunksReady, ChunksRevised, ParseDone
+    from ingest.writing import ChunkWriter
+    from parsers.types import Chunk
+
+    pipeline = make_pipeline(tmp_path, embedder)
+    record = new_record("doc", "0" * 64, b"x", "report.pdf", status="parsing")
+    streamed = [
+        Chunk(i, f"page {i + 1} text", i + 1, i + 1, None, context="Draft") for i in range(3)
+    ]
+    revised = Chunk(0, "page 1 text without its header", 1, 1, None, context="Survey")
+    parsed = parse_document(f.MULTIPAGE_PDF.read_bytes(), "report.pdf")
+    # All three streamed chunks are written (one a batch) before the revision comes.
+    feed = ScriptedFeed(
+        [
+            [ChunksReady("application/pdf", streamed)],
+            [],
+            [],
+            [ChunksRevised([revised], 2)],
+            [ParseDone(parsed)],
+        ]
+    )
+    writer = ChunkWriter(embedder, pipeline.store, batch_size=1)
+    _, count = writer.write_streamed(record, feed, lambda *_: None)  # type: ignore[arg-type]
+    stored = chunks_of(pipeline).get(where={"document_id": "doc"})
+    assert count == 2
+    assert sorted((c.id, c.text, c.metadata["context"]) for c in stored) == [
+        (chunk_id_for("doc", 0), "page 1 text without its header", "Survey"),
+        (chunk_id_for("doc", 1), "page 2 text", "Draft"),
+    ]
