@@ -110,6 +110,9 @@ class SyncTarget(Protocol):
     def cancel(self) -> None:
         """Stops waiting for work in progress: the pass ends with `SyncCancelled`."""
 
+    def close(self) -> None:
+        """Releases what the target holds (a connection)."""
+
 
 @dataclass(frozen=True, slots=True)
 class _Read:
@@ -127,7 +130,6 @@ class FolderSync:
         *,
         settle_s: float = 2.0,
         max_bytes: int | None = None,
-        sleep: Callable[[float], None] = time.sleep,
         on_change: Callable[[str, str], None] | None = None,
     ) -> None:
         self.target = target
@@ -136,7 +138,6 @@ class FolderSync:
         self.folder = folder
         self.settle_s = settle_s
         self.max_bytes = max_bytes
-        self._sleep = sleep
         self._lock = threading.Lock()
         self._cancelled = threading.Event()
         # path -> (stamp, why): not tried again until the file's stamp changes.
@@ -342,7 +343,7 @@ class FolderSync:
         if not young:
             return files
         newest = max(s.mtime_ns for s in young.values())
-        self._sleep(min(self.settle_s, max(0.0, (newest + settle_ns - now_ns) / 1e9)))
+        time.sleep(min(self.settle_s, max(0.0, (newest + settle_ns - now_ns) / 1e9)))
         settled = dict(files)
         for path, stamp in young.items():
             try:

@@ -62,6 +62,9 @@ class LocalSyncTarget:
     def cancel(self) -> None:
         self._cancelled.set()
 
+    def close(self) -> None:
+        """Nothing to release: the library belongs to whoever opened it."""
+
     def synced(self) -> list[SyncedDocument]:
         found = (
             synced_document(r.id, r.sha256, r.status, r.metadata, r.error)

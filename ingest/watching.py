@@ -25,7 +25,7 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 
-from ingest.sync import FolderSync, PassReport, SyncCancelled, SyncStatus
+from ingest.sync import FolderSync, SyncCancelled, SyncStatus
 from ingest.sync_files import SyncFolderMissing
 
 logger = logging.getLogger(__name__)
@@ -67,8 +67,6 @@ class FolderWatcher:
         self.debounce_s = debounce_s
         self.rescan_s = rescan_s
         self.retry_s = retry_s
-        self.passes = 0  # passes finished, for whoever waits for one
-        self.last_report: PassReport | None = None
         self._changed_at: float | None = None
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -121,7 +119,6 @@ class FolderWatcher:
                 continue
             self._changed_at = None  # a change from now on asks for another pass
             scheduled = time.monotonic() + self._run_pass()
-            self.passes += 1
 
     def _run_pass(self) -> float:
         """Runs one pass; returns how long until the next one is due without changes."""
@@ -132,7 +129,6 @@ class FolderWatcher:
         except Exception:
             logger.exception("sync of %s failed; trying again later", self.sync.folder)
             return self.retry_s
-        self.last_report = report
         if report.changes or report.failed:
             logger.info(
                 "synced %s: %d added, %d replaced, %d renamed, %d deleted, %d failed",

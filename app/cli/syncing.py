@@ -132,9 +132,7 @@ def sync(
     try:
         reports = _run_passes(runner, wait_for_writes)
     finally:
-        close = getattr(target, "close", None)
-        if close is not None:
-            close()
+        target.close()
     last = reports[-1]
     for problem in last.failed:
         typer.secho(f"failed {problem.path}: {problem.error}", fg=typer.colors.RED, err=True)
