@@ -46,6 +46,12 @@ def stored_chunk(record: DocumentRecord, chunk: Chunk) -> StoredChunk:
     )
 
 
+# The first batch of a streamed document is this small, so its first pages answer questions
+# within seconds; each next batch doubles, up to the writer's batch size (large batches embed
+# fastest).
+FIRST_BATCH = 8
+
+
 def _never() -> bool:
     return False
 
@@ -103,6 +109,7 @@ class ChunkWriter:
         media_type = ""
         parsed: ParsedDocument | None = None
         produced = written = pages_read = page_count = last_page = 0
+        size = min(FIRST_BATCH, self.batch_size)
         while parsed is None or pending:
             for event in feed.take(block=not pending):
                 match event:
@@ -127,7 +134,8 @@ class ChunkWriter:
                 raise IngestStopped(f"stopped while ingesting {record.filename!r}")
             if not pending:
                 continue
-            batch, pending = pending[: self.batch_size], pending[self.batch_size :]
+            batch, pending = pending[:size], pending[size:]
+            size = min(size * 2, self.batch_size)
             stamped = replace(record, media_type=media_type)
             self.write([(stamped, c) for c in batch])
             written += len(batch)
