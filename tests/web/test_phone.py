@@ -29,7 +29,7 @@ def phone(open_page: Callable[..., Any], docrag_server: DocragServer, stored: An
 
 def test_the_ask_box_is_on_the_first_screen_and_the_library_one_tap_away(phone: Any) -> None:
     question = phone.locator("#question")
-    question.wait_for()
+    phone.wait_for_load_state("networkidle")  # the header is complete (knowledge bases too)
     box = question.bounding_box()
     assert box is not None and box["y"] + box["height"] <= HEIGHT  # no scrolling needed
     assert phone.evaluate("window.scrollY") == 0

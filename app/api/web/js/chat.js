@@ -21,7 +21,8 @@ function storageKey() {
 function save() {
   const finished = turns.filter((turn) => turn.state !== "busy");
   try {
-    if (finished.length) sessionStorage.setItem(storageKey(), JSON.stringify(finished));
+    const data = JSON.stringify(finished, (key, value) => (key === "view" ? undefined : value));
+    if (finished.length) sessionStorage.setItem(storageKey(), data);
     else sessionStorage.removeItem(storageKey());
   } catch {
     // storage full or refused: the conversation still works, it is just not kept

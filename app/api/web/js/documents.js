@@ -130,7 +130,7 @@ export function startLibrary({ failures }) {
     render();
     for (const listener of listeners) listener(documents);
     // Keep the statuses moving while something is still being ingested.
-    if (documents.some((d) => UNFINISHED.has(d.status))) timer = setTimeout(refresh, 1500);
+    if (documents.some((d) => UNFINISHED.has(d.status))) timer = setTimeout(refresh, 1000);
   }
 
   onLanguageChange(render);

@@ -35,13 +35,9 @@ function syncText(sync) {
   const key = `syncState_${sync.state}`;
   const state = t(key) === key ? sync.state : t(key); // a state the page has no words for
   const parts = [
-    t("syncStatus", {
-      folder: sync.folder,
-      watch: sync.watch ? t("syncWatching") : "",
-      state,
-      files: sync.files,
-    }),
+    t("syncStatus", { folder: sync.folder, watch: sync.watch ? t("syncWatching") : "", state }),
   ];
+  if (Number.isInteger(sync.files)) parts.push(t("syncFiles", { n: sync.files }));
   if (sync.failed?.length) parts.push(t("syncFailed", { n: sync.failed.length }));
   if (sync.last_pass_at) {
     parts.push(t("syncLast", { at: new Date(sync.last_pass_at).toLocaleString() }));
