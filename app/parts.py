@@ -1,6 +1,7 @@
-"""The composition root's result: what one process builds once (the embedding model's users,
-the Chroma client, the parse pool, the reranker, the chat model), the knowledge bases and
-their keys, and one `Library` per knowledge base (app/library.py)."""
+"""The parts of one process, as `app/builders.py` builds them: what it builds once (the
+Chroma client, the parse pool, the reranker, the chat model), the knowledge bases and their
+keys, and one `Library` per knowledge base (app/library.py), opened through the builders'
+own function as bases appear."""
 
 from __future__ import annotations
 
@@ -8,18 +9,16 @@ import logging
 import shutil
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from app.access import Caller, KeyStore, Role
 from app.base_sync import BaseSyncs
-from app.builders import build_chat_model, build_parser, build_reranker, connect
 from app.config import Settings
 from app.errors import DocragError, KnowledgeBaseExists, KnowledgeBaseNotFound
-from app.library import IndexParts, Library, Shared, UsesShared, build_library
+from app.library import IndexParts, Library, Shared, UsesShared
 from app.query.answering import AskService
 from app.query.dispatch import AnswerDispatch
-from app.query.federation import FederatedAskService
 from app.query.retrieval import HybridRetriever
 from ingest import store as store_module
 from ingest.catalog import DocumentCatalog, DocumentRecord
@@ -29,7 +28,7 @@ from ingest.jobs import IngestJobs
 from ingest.knowledge_bases import KnowledgeBase, KnowledgeBaseStore, check_name
 from ingest.pipeline import IngestPipeline
 from ingest.reindex import ActiveIndex, IndexRegistry
-from ingest.store import ChromaChunkStore, ChromaRecordStore
+from ingest.store import ChromaChunkStore
 
 logger = logging.getLogger(__name__)
 
@@ -67,8 +66,11 @@ class Parts(UsesShared):
     keys: KeyStore
     libraries: dict[str, Library]
     syncs: BaseSyncs
+    # A base's parts, with the embedding model to reuse (None: the base loads its own).
+    open_library: Callable[[KnowledgeBase, Embedder | None], Library]
+    # One answer service over several bases' (a question asked of them all).
+    federate: Callable[[list[AskService]], AnswerDispatch]
     embedder: Embedder | None = None  # handed in (tests): every base uses it
-    recover_now: bool = True
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _listed_at: float = field(default=0.0, repr=False)
     _started: bool = field(default=False, repr=False)
@@ -106,9 +108,7 @@ class Parts(UsesShared):
         catalogs = Catalogs([library.catalog for library in libraries])
         if len(libraries) == 1:
             return libraries, catalogs, libraries[0].answers
-        service = FederatedAskService([library.ask_service for library in libraries])
-        dispatch = AnswerDispatch(service, self.chat_model, self.settings.llm.agent_max_steps)
-        return libraries, catalogs, dispatch
+        return libraries, catalogs, self.federate([lib.ask_service for lib in libraries])
 
     def readable_by(self, caller: Caller) -> list[Library]:
         return [lib for lib in self.all_libraries() if caller.role_on(lib.name) is not None]
@@ -193,12 +193,20 @@ class Parts(UsesShared):
         embedder = self.embedder
         if embedder is None and default is not None and not default.reindex_needed:
             embedder = default.embedder  # loaded once per process
-        library = build_library(self.shared, base, embedder=embedder, recover_now=self.recover_now)
+        library = self.open_library(base, embedder)
         self.libraries[base.name] = library
         if self._started:
             library.start_background_work()
         self.syncs.bind(library, start=self._started)
         return library
+
+    def open_bases(self) -> None:
+        """Opens the default base, then every other (they reuse its embedding model)."""
+        with self._lock:
+            self._open(
+                self.bases.get(DEFAULT_KNOWLEDGE_BASE) or KnowledgeBase(DEFAULT_KNOWLEDGE_BASE)
+            )
+            self._follow_bases(force=True)
 
     # --- the default base's parts, for callers outside a request (CLI, MCP, tests)
 
@@ -278,34 +286,3 @@ class Parts(UsesShared):
             self.parser.close()  # a job's parse in progress ends now; the job is requeued
         for library in libraries:
             library.close()
-
-
-def build_parts(
-    settings: Settings, *, embedder: Embedder | None = None, recover_now: bool = True
-) -> Parts:
-    """All the parts of a process, every knowledge base's included."""
-    client = connect(settings)
-    shared = Shared(
-        settings=settings,
-        client=client,
-        parser=build_parser(settings),
-        reranker=build_reranker(settings),
-        chat_model=build_chat_model(settings),
-    )
-    prefix = settings.chroma.collection
-    parts = Parts(
-        shared=shared,
-        bases=KnowledgeBaseStore(ChromaRecordStore(client, f"{prefix}_knowledge_bases")),
-        keys=KeyStore(ChromaRecordStore(client, f"{prefix}_keys"), settings.auth.api_keys),
-        libraries={},
-        syncs=BaseSyncs(max_bytes=settings.limits.max_upload_bytes, watch=settings.sync.watch),
-        embedder=embedder,
-        recover_now=recover_now,
-    )
-    with parts._lock:
-        # The default base first: the others reuse its embedding model.
-        parts._open(
-            parts.bases.get(DEFAULT_KNOWLEDGE_BASE) or KnowledgeBase(DEFAULT_KNOWLEDGE_BASE)
-        )
-        parts._follow_bases(force=True)
-    return parts

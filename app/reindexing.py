@@ -12,22 +12,23 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
-from app.builders import (
+from app.config import Settings
+from app.part_builders import (
     build_catalog,
+    build_chunk_store,
     build_embedder,
     build_lexical,
     build_parser,
     build_pipeline,
     build_registry,
+    build_reindex_lease,
     connect,
     lexical_directory,
 )
-from app.config import Settings
 from ingest import store as store_module
 from ingest.catalog import DocumentRecord
 from ingest.embedding import Embedder
-from ingest.reindex import Reindexer, ReindexLease, ReindexReport, ReindexRunning
-from ingest.store import ChromaChunkStore, ChromaRecordStore
+from ingest.reindex import Reindexer, ReindexReport, ReindexRunning
 
 if TYPE_CHECKING:
     from app.library import Library
@@ -50,7 +51,7 @@ def reindex(
     the collections removed: leftovers of interrupted reindexes, and the previous one unless
     `keep_previous`."""
     client = connect(settings)
-    with ReindexLease(ChromaRecordStore(client, f"{settings.chroma.collection}_meta")) as lease:
+    with build_reindex_lease(settings, client) as lease:
         catalog = build_catalog(settings, client)
         registry = build_registry(settings, client)
         active = registry.active()
@@ -64,7 +65,7 @@ def reindex(
             _drop(settings, client, name)
         model = model or settings.embedding.model
         embedder = embedder or build_embedder(settings, model)
-        store = ChromaChunkStore(client, registry.new_collection_name(), embedder.fingerprint)
+        store = build_chunk_store(client, registry.new_collection_name(), embedder)
         lexical = build_lexical(settings, client, store)
         parser = build_parser(settings)
         try:

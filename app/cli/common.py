@@ -78,9 +78,9 @@ def warn_when_open(app: FastAPI, host: str, port: int) -> None:
 
 def open_parts(settings: Settings) -> Parts:
     """The index's parts, embedding model included: only for commands that embed."""
+    from app.builders import build_parts
     from app.cli.remote import warn_if_served
     from app.errors import DocragError
-    from app.parts import build_parts
     from ingest.embedding import EmbeddingModelUnavailable
     from ingest.errors import EmbedderMismatch, StoreUnavailable
     from parsers.ocr.engine import OcrUnavailable

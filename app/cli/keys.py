@@ -26,16 +26,10 @@ LOCAL = typer.Option("--local", help="open the library here even if a server run
 
 
 def _local_stores(settings: Settings) -> tuple[Any, Any]:
-    from app.access import KeyStore
-    from app.builders import connect
-    from ingest.knowledge_bases import KnowledgeBaseStore
-    from ingest.store import ChromaRecordStore
+    from app.part_builders import build_base_store, build_key_store, connect
 
     client = connect(settings)
-    prefix = settings.chroma.collection
-    keys = KeyStore(ChromaRecordStore(client, f"{prefix}_keys"), settings.auth.api_keys)
-    bases = KnowledgeBaseStore(ChromaRecordStore(client, f"{prefix}_knowledge_bases"))
-    return keys, bases
+    return build_key_store(settings, client), build_base_store(settings, client)
 
 
 def _where(url: str | None, local: bool) -> tuple[Settings, str | None]:

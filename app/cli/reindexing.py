@@ -133,12 +133,9 @@ def reindex(
 
 def _base_settings(settings: Settings, name: str) -> Settings:
     """The settings of a knowledge base of this library (refused when there is none)."""
-    from app.builders import connect
-    from ingest.knowledge_bases import KnowledgeBaseStore
-    from ingest.store import ChromaRecordStore
+    from app.part_builders import build_base_store, connect
 
-    records = ChromaRecordStore(connect(settings), f"{settings.chroma.collection}_knowledge_bases")
-    base = KnowledgeBaseStore(records).get(name)
+    base = build_base_store(settings, connect(settings)).get(name)
     if base is None:
         typer.secho(
             f"error: no knowledge base named {name!r}; `docrag knowledge-bases list` shows them",

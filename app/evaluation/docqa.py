@@ -101,8 +101,7 @@ def evaluate_docqa(
     an earlier, smaller run then embeds only the filings it lacks (and must not hold others).
     `half` ("A" or "B") keeps the companies of that half (`company_halves` of the whole file),
     `companies` the first N of them; the report has a table for all and one per half."""
-    from app.builders import build_embedder
-    from app.parts import build_parts
+    from app.builders import build_embedder, build_parts
 
     every_question = load_questions(questions_file)
     halves = company_halves(every_question)

@@ -117,8 +117,7 @@ def evaluate(
     progress: EvalProgress | None = None,
 ) -> EvalReport:
     """Ingests the corpus (what is not stored yet), runs the split's queries, scores them."""
-    from app.builders import build_embedder
-    from app.parts import build_parts
+    from app.builders import build_embedder, build_parts
 
     dataset = load_beir(dataset_dir, split)
     query_ids = dataset.judged_queries(limit)

@@ -181,8 +181,7 @@ def evaluate_squad(
 ) -> SquadReport:
     """Ingests every passage of the file (what is not stored yet) and asks its first `limit`
     questions through `AskService.ask`, extractive, with the top 5 sources."""
-    from app.builders import build_embedder
-    from app.parts import build_parts
+    from app.builders import build_embedder, build_parts
 
     dataset = load_squad(path, name, limit)
     embedder = build_embedder(settings)

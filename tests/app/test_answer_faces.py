@@ -65,8 +65,8 @@ def test_v1_answers_an_unreachable_chat_model_with_503(unreachable: Any, stream:
 def test_mcp_answers_an_unreachable_chat_model_with_the_same_error(
     make_settings: Any, embedder: Any
 ) -> None:
+    from app.builders import build_parts
     from app.mcp_server import build_mcp_server
-    from app.parts import build_parts
 
     parts = build_parts(make_settings(**llm_settings(closed_port_url())), embedder=embedder)
     parts.pipeline.ingest(NOTES, "notes.txt")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from app.parts import build_parts
+from app.builders import build_parts
 from ingest.store import StoredChunk
 from tests import samples as f
 

@@ -24,8 +24,8 @@ def structured(result: Any) -> Any:
 
 
 def test_tools_in_process(make_settings: Any, embedder: Any) -> None:
+    from app.builders import build_parts
     from app.mcp_server import build_mcp_server
-    from app.parts import build_parts
 
     container = build_parts(make_settings(), embedder=embedder)
     document = container.pipeline.ingest(NOTES, "notes.txt").document
