@@ -402,3 +402,48 @@ def test_a_base_is_reindexed_alone(make_client: Any) -> None:
     assert client.get("/index").json()["collection"] == default_before
     answer = ask(client, "How often is the coolant pump inspected?", knowledge_base="ops").json()
     assert cited_files(answer) == {"reactor.txt"}
+
+
+def test_docrag_keys_through_a_running_servers_admin_api(make_settings: Any, embedder: Any) -> None:
+    import httpx
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+    from app.main import create_app
+    from tests.app.live_server import live_server
+
+    app = create_app(make_settings(auth={"api_keys": [ADMIN]}), embedder=embedder)
+    runner = CliRunner()
+    with live_server(app, log_level="warning") as url:
+        remote = ["--url", url, "--api-key", ADMIN]
+        made = runner.invoke(cli, ["knowledge-bases", "create", "legal", *remote])
+        assert made.exit_code == 0, made.output
+        created = runner.invoke(
+            cli, ["keys", "create", "--knowledge-base", "legal", "--role", "write", *remote]
+        )
+        assert created.exit_code == 0, created.output
+        key = created.stdout.strip().splitlines()[-1]
+        writer = bearer(key)
+        sent = httpx.post(
+            f"{url}/documents",
+            params={"knowledge_base": "legal"},
+            files=[("files", PAYROLL)],
+            headers=writer,
+            timeout=120,
+        )
+        assert sent.status_code == 201, sent.text
+        assert httpx.get(f"{url}/documents", headers=writer).status_code == 404  # default
+
+        listed = runner.invoke(cli, ["keys", "list", *remote])
+        assert listed.exit_code == 0 and "legal  write" in listed.stdout
+        key_id = listed.stdout.split()[0]
+        refused = runner.invoke(cli, ["keys", "list", "--url", url, "--api-key", key])
+        assert refused.exit_code == 1 and "admin" in refused.output
+        revoked = runner.invoke(cli, ["keys", "revoke", key_id, *remote])
+        assert revoked.exit_code == 0, revoked.output
+        gone = httpx.get(f"{url}/documents", params={"knowledge_base": "legal"}, headers=writer)
+        assert gone.status_code == 401
+        wrong = runner.invoke(
+            cli, ["keys", "create", "--knowledge-base", "nope", "--role", "read", *remote]
+        )
+        assert wrong.exit_code == 1 and "no knowledge base named 'nope'" in wrong.output
