@@ -8,6 +8,7 @@ after a replace), never by the name it was uploaded under.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -55,13 +56,15 @@ class StoredFiles:
         path.unlink(missing_ok=True)
         path.with_name(path.name + _PARTIAL).unlink(missing_ok=True)
 
-    def remove_strays(self, generations: Mapping[str, int]) -> None:
+    def remove_strays(self, generations: Mapping[str, int], min_age_s: float = 0.0) -> None:
         """Removes every file but the current generation's original of each document in
-        `generations` (document id -> its current generation)."""
+        `generations` (document id -> its current generation). Files younger than
+        `min_age_s` are kept: another process may have stored one before its record."""
         if not self.root.is_dir():
             return
+        young = time.time() - min_age_s
         for path in self.root.iterdir():
-            if not path.is_file():
+            if not path.is_file() or (min_age_s and path.stat().st_mtime > young):
                 continue
             document_id, _, rest = path.name.partition(".")
             current = generations.get(document_id)

@@ -52,5 +52,7 @@ def recover(pipeline: IngestPipeline, stale_after: timedelta = timedelta(0)) -> 
         logger.warning("removed %d unfinished document(s) left by an earlier run", len(removed))
     if stale:
         logger.warning("removed %d chunk(s) of replaced or failed documents", len(stale))
-    pipeline.files.remove_strays({r.id: r.generation for r in catalog.all()})
+    pipeline.files.remove_strays(
+        {r.id: r.generation for r in catalog.all()}, min_age_s=stale_after.total_seconds()
+    )
     return removed
