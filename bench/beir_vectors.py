@@ -29,11 +29,10 @@ from bench.vector_cache import TEXTS, RecordingEmbedder, docrag_lookup  # noqa: 
 
 
 def record(datasets: list[Path], out: Path) -> None:
-    from app.builders import build_embedder
+    from app.builders import build_embedder, build_parts
     from app.config import Settings
     from app.evaluation.beir import load_beir
     from app.evaluation.retrieval import eval_settings, ingest_corpus
-    from app.parts import build_parts
 
     settings = Settings()
     texts: dict[str, None] = {}

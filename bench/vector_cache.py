@@ -129,18 +129,18 @@ class CachingParser:
 
 
 def caching_parsers(folder: Path) -> None:
-    """Makes `build_parts` wrap its parser in a `CachingParser` kept in `folder`."""
-    import app.parts
+    """Makes `build_parts` (app/builders.py) wrap its parser in a `CachingParser` in `folder`."""
+    import app.builders
 
-    if getattr(app.parts.build_parser, "_caching", False):
+    if getattr(app.builders.build_parser, "_caching", False):
         return
-    real = app.parts.build_parser
+    real = app.builders.build_parser
 
     def build(settings: Any) -> Any:
         return CachingParser(real(settings), folder)
 
     build._caching = True  # type: ignore[attr-defined]
-    app.parts.build_parser = build  # type: ignore[assignment]
+    app.builders.build_parser = build  # type: ignore[assignment]
 
 
 def langchain_splits(path: Path, cache: Path | None) -> tuple[int, list[Any]]:
@@ -186,11 +186,10 @@ def record(pdfs: Path, questions: Path, out: Path, companies: int | None, side: 
             )
         summary = f"{len(texts)} texts"
     else:
-        from app.builders import build_embedder
+        from app.builders import build_embedder, build_parts
         from app.config import Settings
         from app.evaluation.docqa import _ingest
         from app.evaluation.retrieval import eval_settings
-        from app.parts import build_parts
 
         caching_parsers(out / "parsed")
         with tempfile.TemporaryDirectory(prefix="docrag-record-") as tmp:
