@@ -77,7 +77,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    settings = {"DOCRAG_LOG_LEVEL": "WARNING", "DOCRAG_LIMITS__PARSE_WORKERS": "1"}
+    # INFO: a worker says it is ready at that level (the logs go to files).
+    settings = {"DOCRAG_LOG_LEVEL": "INFO", "DOCRAG_LIMITS__PARSE_WORKERS": "1"}
     if args.minilm:
         settings["DOCRAG_EMBEDDING__MODEL"] = args.minilm
     rows: list[dict[str, object]] = []
