@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from ingest.model_lock import QuestionFirstLock
+
 
 class Embedder(Protocol):
     """Turns texts into vectors of one fixed vector space."""
@@ -197,7 +199,7 @@ class SentenceTransformerEmbedder(TokenCounter):
         self._max_tokens = int(self._model.max_seq_length or 512) - 2
         # The model is shared across request threads; torch inference is safe, but serialising
         # keeps two big batches from fighting over the same two cores.
-        self._lock = threading.Lock()
+        self._lock = QuestionFirstLock()  # a question waits for one batch at most
 
     @property
     def dimension(self) -> int:

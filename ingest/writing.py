@@ -9,6 +9,7 @@ from ingest.catalog import DocumentRecord
 from ingest.embedding import Embedder
 from ingest.errors import IngestStopped
 from ingest.ids import chunk_id_for
+from ingest.model_lock import in_background
 from ingest.progress import ANSWERABLE, ProgressCallback
 from ingest.reading import (
     ChunkFeed,
@@ -77,7 +78,8 @@ class ChunkWriter:
         ordered = sorted(chunks, key=lambda pair: len(pair[1].text))
         for start in range(0, len(ordered), self.batch_size):
             batch = ordered[start : start + self.batch_size]
-            vectors = self._embedder.embed_documents([indexed_text(c) for _, c in batch])
+            with in_background():  # a question asked meanwhile goes first
+                vectors = self._embedder.embed_documents([indexed_text(c) for _, c in batch])
             self.store.add([stored_chunk(r, c) for r, c in batch], vectors)
 
     def _revise(

@@ -1,0 +1,47 @@
+"""The model's lock lets a question go before an ingest's next batch: a question asked while a
+document is read waits for one batch at most, not for the ingest to lose a race."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from ingest.model_lock import QuestionFirstLock, in_background
+
+
+def test_a_question_waits_for_one_background_batch_at_most() -> None:
+    lock = QuestionFirstLock()
+    batches = 0
+    stop = threading.Event()
+    running = threading.Event()
+
+    def ingest() -> None:
+        nonlocal batches
+        with in_background():
+            while not stop.is_set():
+                with lock:
+                    batches += 1
+                    running.set()
+                    time.sleep(0.02)  # one forward pass
+
+    worker = threading.Thread(target=ingest)
+    worker.start()
+    try:
+        assert running.wait(10)
+        waits = []
+        for _ in range(5):
+            before = batches
+            with lock:
+                waits.append(batches - before)
+    finally:
+        stop.set()
+        worker.join(10)
+    assert max(waits) <= 1, waits  # the batch running when it asked, no more
+
+
+def test_background_work_is_marked_only_inside_its_block() -> None:
+    lock = QuestionFirstLock()
+    with in_background(), lock:
+        pass
+    with lock:  # neither marked nor left held
+        pass
