@@ -58,7 +58,7 @@ def main() -> None:
             stderr=subprocess.DEVNULL,
         )
         try:
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + 300
             while True:
                 try:
                     if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:

@@ -127,6 +127,12 @@ def embedding_model_problem(model: str) -> str | None:
     return None
 
 
+def stay_offline_for(model: str) -> None:
+    """A local directory needs no hub; make sure nothing tries to reach one."""
+    if Path(model).is_dir():
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
 class TokenCounter:
     """Counts a text's tokens with a tokenizer of its own: encoding switches a tokenizer to
     padding and truncation, and a count made meanwhile on another thread (chunking the next
@@ -175,9 +181,7 @@ class SentenceTransformerEmbedder(TokenCounter):
 
         self._name = model
         self._batch_size = batch_size
-        if Path(model).is_dir():
-            # A local directory needs no hub; make sure nothing tries to reach one.
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        stay_offline_for(model)
         try:
             self._model = SentenceTransformer(model, device=device)
         except Exception as e:  # hub unreachable, unknown id, broken files: all say the same

@@ -23,6 +23,7 @@ from ingest.embedding import (
     TokenCounter,
     embedding_model_problem,
     model_identity,
+    stay_offline_for,
 )
 from ingest.model_lock import QuestionFirstLock
 
@@ -145,6 +146,9 @@ class _OnnxRuntimeSession:
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
+        # Idle threads sleep instead of spinning: on a host shared with the parse workers (or
+        # other services), spinning threads took the cores the others needed.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.inputs = [i.name for i in self._session.get_inputs()]
 
@@ -181,8 +185,7 @@ class OnnxEmbedder(TokenCounter):
         if problem is not None:
             raise EmbeddingModelUnavailable(problem)
         _check_installed(runtime)
-        if Path(model).is_dir():
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        stay_offline_for(model)
         try:
             path = ensure_export(model, cache_dir, runtime)
         except EmbeddingModelUnavailable:
