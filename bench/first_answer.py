@@ -99,6 +99,7 @@ def through_the_page(pdf: Path, question: str, tmp: Path) -> dict[str, Any]:
             begin = time.perf_counter()
             page.set_input_files("#file-input", [pdf])
             asked_at_pages, first_answer_s, tries, note = -1, None, 0, ""
+            answerable_s: float | None = None
             while first_answer_s is None:
                 # Ask once the page says some pages answer, and again each time more do.
                 handle = page.wait_for_function(
@@ -118,6 +119,8 @@ def through_the_page(pdf: Path, question: str, tmp: Path) -> dict[str, Any]:
                 if "failed" in state:
                     raise RuntimeError(state["failed"])
                 asked_at_pages = state["pages"]
+                asked_s = time.perf_counter() - begin
+                answerable_s = answerable_s if answerable_s is not None else asked_s
                 turns = page.locator(".turn.assistant").count()
                 page.fill("#question", question)
                 page.press("#question", "Enter")
@@ -141,6 +144,8 @@ def through_the_page(pdf: Path, question: str, tmp: Path) -> dict[str, Any]:
         browser.close()
     return {
         "serve_s": serve_s,
+        "answerable_s": answerable_s,  # the page first said some pages answer
+        "asked_s": asked_s,  # the question that got the first cited answer was asked
         "first_answer_s": first_answer_s,
         "ready_s": ready_s,
         "answerable_pages_at_first_answer": asked_at_pages,
@@ -160,6 +165,8 @@ def through_the_api(pdf: Path, question: str, tmp: Path) -> dict[str, Any]:
         posted.raise_for_status()
         document_id = posted.json()["jobs"][0]["document_id"]
         asked_at_pages, first_answer_s, tries, asked = -1, None, 0, {}
+        answerable_s: float | None = None
+        asked_s = 0.0
         while True:
             doc = http.get(f"/documents/{document_id}").json()
             if doc["status"] == "failed":
@@ -167,6 +174,8 @@ def through_the_api(pdf: Path, question: str, tmp: Path) -> dict[str, Any]:
             more = doc["answerable_pages"] > max(asked_at_pages, 0) or doc["status"] == "ready"
             if first_answer_s is None and more:
                 asked_at_pages = doc["answerable_pages"]
+                asked_s = time.perf_counter() - begin
+                answerable_s = answerable_s if answerable_s is not None else asked_s
                 asked = http.post("/ask", json={"question": question}, timeout=600).json()
                 tries += 1
                 if asked["citations"]:
@@ -176,6 +185,8 @@ def through_the_api(pdf: Path, question: str, tmp: Path) -> dict[str, Any]:
             if doc["status"] == "ready" and first_answer_s is not None:
                 return {
                     "serve_s": serve_s,
+                    "answerable_s": answerable_s,
+                    "asked_s": asked_s,
                     "first_answer_s": first_answer_s,
                     "ready_s": time.perf_counter() - begin,
                     "answerable_pages_at_first_answer": asked_at_pages,
