@@ -224,3 +224,20 @@ def llm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.wait(10)
         proc.kill()
         log.close()
+
+
+# The fast lane, `pytest -m "not slow"` (under 3 minutes), leaves to CI's full run what is
+# slow by what it needs, whatever its file says: a browser, a llama.cpp chat model, servers
+# of its own (`integration`), or the whole service ingesting real files (the app fixtures).
+# Corpus evaluations are marked `slow` where they are written.
+_SLOW_MARKERS = ("browser", "llm", "integration")
+_SLOW_FIXTURES = ("client", "make_client")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        needs = set(getattr(item, "fixturenames", ()))
+        if needs.intersection(_SLOW_FIXTURES) or any(
+            item.get_closest_marker(name) for name in _SLOW_MARKERS
+        ):
+            item.add_marker(pytest.mark.slow)

@@ -211,6 +211,7 @@ def test_a_malformed_squad_file_names_the_problem(tmp_path: Path) -> None:
 # --- the suite, end to end -----------------------------------------------------------------
 
 
+@pytest.mark.slow  # a corpus ingested and evaluated end to end
 def test_suite_runs_every_set_and_prints_one_table(env: None, tmp_path: Path) -> None:
     root = write_suite(tmp_path / "shared")
     out = tmp_path / "suite.json"

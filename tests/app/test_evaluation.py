@@ -200,6 +200,7 @@ def test_collection_names_are_valid_and_keyed_by_model_and_chunking(tmp_path: Pa
 # --- the command, end to end ---------------------------------------------------------------
 
 
+@pytest.mark.slow  # a corpus ingested and evaluated end to end
 def test_eval_command_ingests_once_then_reuses_the_collection(
     env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -242,6 +243,7 @@ def test_eval_command_ingests_once_then_reuses_the_collection(
     assert "0 new" in second.output
 
 
+@pytest.mark.slow  # a corpus ingested and evaluated end to end
 def test_eval_reads_a_gzipped_corpus_into_its_own_data_dir(
     make_settings: Callable[..., Any], tmp_path: Path
 ) -> None:
@@ -294,6 +296,7 @@ def write_filings(folder: Path) -> Path:
     return path
 
 
+@pytest.mark.slow  # a corpus ingested and evaluated end to end
 def test_docqa_eval_finds_the_evidence_pages_and_abstains_without_the_filing(
     env: dict[str, str], tmp_path: Path
 ) -> None:
