@@ -156,7 +156,18 @@ class WorkerProcess:
                 sent += 1
         return sent
 
+    def warm(self) -> None:
+        """Builds the parts and brings each base's lexical index up to date now, so that the
+        first document is not charged for them; logs `worker warm`."""
+        for library in self.parts.all_libraries():
+            library.current.lexical.follow()
+        logger.info("worker warm: %d knowledge base(s)", len(self.parts.all_libraries()))
+
     def sweep_forever(self) -> None:
+        try:
+            self.warm()
+        except Exception as e:  # Chroma down: the first task builds them
+            logger.warning("cannot open the knowledge bases yet: %s", e)
         every = max(1.0, self.queue.lease_s / 3)
         while not self._stopping.wait(every):
             try:

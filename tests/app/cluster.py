@@ -160,7 +160,8 @@ class Cluster:
         argv = [sys.executable, "-m", "app.cli", "worker"]
         worker = Service(name, argv, {**self.env, **(env or {})}, self.logs)
         self.workers[name] = worker.start()
-        wait_for(lambda: " ready." in worker.text() or not worker.running, 120, f"worker {name}")
+        # Logged at INFO once its parts are built and its lexical index is up to date.
+        wait_for(lambda: "worker warm" in worker.text() or not worker.running, 180, name)
         assert worker.running, worker.text()[-3000:]
         return worker
 
