@@ -228,10 +228,11 @@ def llm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 # The fast lane, `pytest -m "not slow"` (under 3 minutes), leaves to CI's full run what is
 # slow by what it needs, whatever its file says: a browser, a llama.cpp chat model, servers
-# of its own (`integration`), or the whole service ingesting real files (the app fixtures).
-# Corpus evaluations are marked `slow` where they are written.
+# of its own (`integration`), or the whole service: the app, the CLI on a data directory
+# or a library built through the pipeline (these fixtures). Corpus evaluations are marked
+# `slow` where they are written.
 _SLOW_MARKERS = ("browser", "llm", "integration")
-_SLOW_FIXTURES = ("client", "make_client")
+_SLOW_FIXTURES = ("client", "make_client", "make_settings", "env", "docrag_server", "library")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
