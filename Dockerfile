@@ -43,4 +43,7 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4).status == 200 else 1)"
 
+# It listens on 0.0.0.0, so `docrag serve` refuses to start without an API key
+# (-e DOCRAG_AUTH__API_KEYS='["..."]') unless told the network is yours alone
+# (-e DOCRAG_AUTH__ALLOW_OPEN=true); docker-compose.yml publishes the port on 127.0.0.1 only.
 CMD ["docrag", "serve"]

@@ -128,6 +128,11 @@ class AuthSettings(BaseModel):
         default_factory=list,
         description="accepted bearer keys; empty = no authentication",
     )
+    allow_open: bool = Field(
+        False,
+        description="let `docrag serve` listen beyond this machine (a non-loopback "
+        "DOCRAG_HOST) with no API key configured or stored; otherwise it refuses to start",
+    )
 
 
 class SyncSettings(BaseModel):

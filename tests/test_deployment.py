@@ -195,3 +195,13 @@ def test_image_installs_the_queue_extra_and_the_chat_profile_stays_optional() ->
     assert any("queue" in extra.split(",") for extra in installs)
     assert COMPOSE["services"]["ollama"]["profiles"] == ["ollama"]
     assert all("profiles" not in COMPOSE["services"][s] for s in ("api", "worker", "redis"))
+
+
+def test_compose_publishes_the_open_api_on_this_machine_only() -> None:
+    """The container listens on 0.0.0.0 with no key by default; the compose file allows that
+    only because it publishes the port on 127.0.0.1 unless told otherwise."""
+    env = COMPOSE["services"]["api"]["environment"]
+    assert env["DOCRAG_AUTH__ALLOW_OPEN"] == "${DOCRAG_AUTH__ALLOW_OPEN:-true}"
+    (published,) = COMPOSE["services"]["api"]["ports"]
+    assert published.startswith("${DOCRAG_PUBLISH:-127.0.0.1}:")
+    assert "DOCRAG_AUTH__ALLOW_OPEN=true" in DOCKERFILE

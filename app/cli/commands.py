@@ -9,7 +9,14 @@ from typing import Annotated, Any
 
 import typer
 
-from app.cli.common import announce_data_dir, cli, open_catalog, open_parts, warn_when_open
+from app.cli.common import (
+    announce_data_dir,
+    cli,
+    open_catalog,
+    open_parts,
+    refuse_when_open,
+    warn_when_open,
+)
 from app.cli.remote import call, choose_server, print_answer, print_documents
 from app.config import Settings
 
@@ -41,6 +48,7 @@ def serve(
     if problem is not None:
         typer.secho(f"error: {problem}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2)
+    refuse_when_open(settings, address)
     if workers > 1:
         serve_processes(settings, workers, address, bound_port)
         return

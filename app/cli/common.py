@@ -47,20 +47,45 @@ def announce_data_dir(settings: Settings) -> None:
         )
 
 
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return host == "localhost" or ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def refuse_when_open(settings: Settings, host: str) -> None:
+    """`docrag serve` on an address other machines can reach, with no API key configured or
+    stored, stops here unless DOCRAG_AUTH__ALLOW_OPEN=true: anyone on the network could read
+    and delete every document."""
+    if is_loopback(host) or settings.auth.api_keys or settings.auth.allow_open:
+        return
+    from app.part_builders import build_key_store, connect
+
+    if build_key_store(settings, connect(settings)).required:
+        return
+    typer.secho(
+        f"error: docrag would listen on {host} with no API key, so anyone who can reach it "
+        "could read, upload and delete your documents. Set DOCRAG_AUTH__API_KEYS (or create a "
+        "key: docrag keys create --knowledge-base '*' --role admin), bind 127.0.0.1 "
+        "(DOCRAG_HOST), or, if the network is yours alone, set DOCRAG_AUTH__ALLOW_OPEN=true.",
+        fg=typer.colors.RED,
+        err=True,
+    )
+    raise typer.Exit(2)
+
+
 def warn_when_open(app: FastAPI, host: str, port: int) -> None:
     """Marks a server that listens beyond this machine, so that it logs a warning at start
     and /health lists one while no API key is configured or stored: anyone on the network
     could read and delete documents."""
-    import ipaddress
     import logging
 
     from app.api.health import open_to_network_warning
 
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        loopback = False
-    if loopback:
+    if is_loopback(host):
         return
     app.state.open_address = f"{host}:{port}"
     starting = app.router.lifespan_context
