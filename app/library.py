@@ -278,8 +278,8 @@ class Library(UsesShared):
     def start_background_work(self) -> None:
         """Resumes the ingest jobs an earlier run left unfinished and starts the job workers:
         only the API server does this, never a CLI command. The clean-up after a crash runs
-        beside them, so start-up does not wait for a sweep of the whole library (what a crash
-        left is invisible to questions meanwhile: only ready documents answer)."""
+        beside them, so start-up does not wait for a sweep of the whole library (meanwhile, a
+        document a crash cut short answers from the pages it had stored, as while it was read)."""
         if self._recovery is None:
             self._recovery = threading.Thread(
                 target=recover,
