@@ -150,8 +150,9 @@ class IngestPipeline:
         should_stop: Callable[[], bool] | None = None,
     ) -> IngestResult:
         """Stores one document and returns it ready. Until then its pages wholly stored answer
-        questions (`answerable_pages`); when anything fails, what was written is removed (a background job's document stays
-        in the catalog as failed, with the reason) and the error is raised. `should_stop`
+        questions (`answerable_pages`); when anything fails, what was written is removed (a
+        background job's document stays in the catalog as failed, with the reason) and the
+        error is raised. `should_stop`
         is polled between batches: when it says so, `IngestStopped` is raised and a job's
         document is left queued, to be resumed."""
         filename = safe_filename(filename)
