@@ -152,9 +152,8 @@ class IngestPipeline:
         """Stores one document and returns it ready. Until then its pages wholly stored answer
         questions (`answerable_pages`); when anything fails, what was written is removed (a
         background job's document stays in the catalog as failed, with the reason) and the
-        error is raised. `should_stop`
-        is polled between batches: when it says so, `IngestStopped` is raised and a job's
-        document is left queued, to be resumed."""
+        error is raised. `should_stop` is polled between batches: when it says so,
+        `IngestStopped` is raised and a job's document is left queued, to be resumed."""
         filename = safe_filename(filename)
         sha256 = hashlib.sha256(data).hexdigest()
         with self._claim(sha256) as (document_id, existing):
