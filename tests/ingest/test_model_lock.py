@@ -46,3 +46,39 @@ def test_background_work_is_marked_only_inside_its_block() -> None:
         pass
     with lock:  # neither marked nor left held
         pass
+
+
+def test_an_ingest_is_delayed_but_never_stopped_by_a_stream_of_questions() -> None:
+    """Questions that keep the model busy without a pause (several clients asking while a
+    document is replaced) let the ingest's batches through, each after at most
+    MAX_BACKGROUND_WAIT_S (before, the replace never finished)."""
+    lock = QuestionFirstLock()
+    stop = threading.Event()
+
+    def questions() -> None:
+        while not stop.is_set():
+            with lock:
+                time.sleep(0.01)  # a question's pass; the next one asks at once
+
+    askers = [threading.Thread(target=questions) for _ in range(3)]
+    for asker in askers:
+        asker.start()
+    batches: list[float] = []
+
+    def ingest() -> None:
+        with in_background():
+            for _ in range(3):
+                started = time.monotonic()
+                with lock:
+                    batches.append(time.monotonic() - started)
+
+    try:
+        worker = threading.Thread(target=ingest)
+        worker.start()
+        worker.join(30)
+        assert not worker.is_alive(), "the ingest never got the model"
+    finally:
+        stop.set()
+        for asker in askers:
+            asker.join(10)
+    assert len(batches) == 3
