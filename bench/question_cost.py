@@ -27,7 +27,6 @@ ratio (before / after).
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import random
@@ -47,13 +46,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from app.query.profiles import GenericProfile  # noqa: E402
 from app.query.question_vectors import question_vector  # noqa: E402
 from app.query.routing import TitleIndex  # noqa: E402
+from bench.scale import questions, texts  # noqa: E402  (the same SciFact chunks and queries)
 from ingest import store as store_module  # noqa: E402
 from ingest.catalog import DocumentCatalog, DocumentRecord, utcnow  # noqa: E402
 from ingest.lexical.engine import IndexedChunk, TantivyBM25  # noqa: E402
 from ingest.lexical.tokens import Tokenizer  # noqa: E402
 from ingest.store import ChromaRecordStore  # noqa: E402
 
-DATA = REPO.parent / "shared" / "data" / "scifact"
 BASELINE_COMMIT = "0fa0536"  # before the question-cost changes of issue 23
 DOCUMENT_CHUNKS = 300
 QUESTIONS = 200
@@ -70,21 +69,6 @@ def baseline_module(path: str, name: str) -> types.ModuleType:
     sys.modules[name] = module  # dataclasses look their module up
     exec(compile(source, name, "exec"), module.__dict__)
     return module
-
-
-def texts() -> list[str]:
-    pieces = []
-    with gzip.open(DATA / "corpus.jsonl.gz", "rt", encoding="utf-8") as f:
-        for line in f:
-            row = json.loads(line)
-            words = f"{row['title']} {row['text']}".split()
-            pieces += [" ".join(words[i : i + 150]) for i in range(0, len(words), 150)]
-    return pieces
-
-
-def questions() -> list[str]:
-    with open(DATA / "queries.jsonl", encoding="utf-8") as f:
-        return [json.loads(line)["text"] for line in f][:QUESTIONS]
 
 
 def median_us(samples: list[float]) -> float:

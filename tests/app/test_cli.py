@@ -14,15 +14,6 @@ from app.cli import cli
 from tests import samples as f
 
 
-@pytest.fixture
-def env(tmp_path: Path, minilm_path: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    values = {"DOCRAG_DATA_DIR": str(tmp_path / "data"), "DOCRAG_EMBEDDING__MODEL": minilm_path}
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.chdir(tmp_path)  # no stray .env file
-    return values
-
-
 def test_ingest_folder_then_list_then_ask(env: dict[str, str], tmp_path: Path) -> None:
     folder = tmp_path / "docs"
     (folder / "sub").mkdir(parents=True)

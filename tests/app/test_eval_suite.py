@@ -124,13 +124,6 @@ def write_suite(root: Path) -> Path:
     return root
 
 
-@pytest.fixture
-def env(tmp_path: Path, minilm_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DOCRAG_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("DOCRAG_EMBEDDING__MODEL", minilm_path)
-    monkeypatch.chdir(tmp_path)  # no stray .env file
-
-
 # --- the metrics, by hand ------------------------------------------------------------------
 
 

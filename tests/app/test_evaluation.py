@@ -102,15 +102,6 @@ def write_dataset(folder: Path, *, gz: bool = False, split: str = "test") -> Pat
     return folder
 
 
-@pytest.fixture
-def env(tmp_path: Path, minilm_path: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    values = {"DOCRAG_DATA_DIR": str(tmp_path / "data"), "DOCRAG_EMBEDDING__MODEL": minilm_path}
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.chdir(tmp_path)  # no stray .env file
-    return values
-
-
 # --- metrics, by hand ----------------------------------------------------------------------
 
 RANKING = ["d3", "d1", "d7", "d2"]

@@ -115,15 +115,6 @@ def test_reindex_with_another_model_switches_a_running_service_and_misses_nothin
         assert "late.txt" in _cited(restarted, "What is the lighthouse keeper's cat called?")
 
 
-@pytest.fixture
-def env(tmp_path: Path, minilm_path: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    values = {"DOCRAG_DATA_DIR": str(tmp_path / "data"), "DOCRAG_EMBEDDING__MODEL": minilm_path}
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.chdir(tmp_path)
-    return values
-
-
 def test_cli_reindex_refuses_to_switch_when_a_stored_file_is_missing(
     env: dict[str, str], tmp_path: Path, other_model: str
 ) -> None:

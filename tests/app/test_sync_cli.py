@@ -20,15 +20,6 @@ from tests.app.live_server import live_server
 KEY = "sync-test-key"
 
 
-@pytest.fixture
-def env(tmp_path: Path, minilm_path: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    values = {"DOCRAG_DATA_DIR": str(tmp_path / "data"), "DOCRAG_EMBEDDING__MODEL": minilm_path}
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.chdir(tmp_path)  # no stray .env file
-    return values
-
-
 def text(topic: str, n: int = 10) -> str:
     return " ".join(f"Entry {i} of the {topic} log: inspected and signed." for i in range(n))
 
