@@ -447,3 +447,23 @@ def test_docrag_keys_through_a_running_servers_admin_api(make_settings: Any, emb
             cli, ["keys", "create", "--knowledge-base", "nope", "--role", "read", *remote]
         )
         assert wrong.exit_code == 1 and "no knowledge base named 'nope'" in wrong.output
+
+
+def test_bad_key_requests_are_told_what_to_fix(make_client: Any) -> None:
+    client = make_client(auth={"api_keys": [ADMIN]})
+    admin = bearer(ADMIN)
+    role = client.post("/keys", json={"knowledge_base": "default", "role": "owner"}, headers=admin)
+    assert role.status_code == 422 and "role" in role.json()["error"]["message"]
+    name = client.post("/keys", json={"knowledge_base": "Bad Name", "role": "read"}, headers=admin)
+    assert name.status_code == 422 and "knowledge_base" in name.json()["error"]["message"]
+    unknown = client.post("/keys", json={"knowledge_base": "nope", "role": "read"}, headers=admin)
+    assert (
+        unknown.status_code == 404 and "GET /knowledge-bases" in unknown.json()["error"]["message"]
+    )
+    assert (
+        client.patch("/knowledge-bases/nope", json={"watch": True}, headers=admin).status_code
+        == 404
+    )
+    extra = client.patch("/knowledge-bases/default", json={"colour": "red"}, headers=admin)
+    assert extra.status_code == 422 and "colour" in extra.json()["error"]["message"]
+    assert client.get("/keys", headers=admin).json()["count"] == 0  # nothing was stored
